@@ -1,0 +1,109 @@
+"""The collector's view of a target: run commands, record evidence.
+
+Every command a collector runs through :meth:`Context.run` is recorded as
+:class:`~auditor.model.Evidence` (argv, exit status, time, an excerpt of the
+output and its SHA-256). Output that may contain secrets is passed through
+the collector's ``redact`` function first; then only the redacted text is
+kept and digested.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+from .errors import CollectError
+from .model import Evidence, Reason, Target, sha256_hex
+from .timeutil import utc_now_iso
+from .transports.base import CommandResult
+
+EXCERPT_CHARS = 4000
+
+_DENIED = ("permission denied", "operation not permitted", "a password is required", "a terminal is required", "sudo: ")
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[:limit] + f"\n… ({len(text) - limit} more characters)", True
+
+
+class Context:
+    """Passed to a collector: the target, its connection, a deadline."""
+
+    def __init__(self, target: Target, conn: Any, params: Mapping[str, Any], deadline: float):
+        self.target = target
+        self.conn = conn
+        self.params = params
+        self.deadline = deadline
+        self.evidence: list[Evidence] = []
+
+    def remaining(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise CollectError(Reason.TIMEOUT, "collector ran out of time")
+        return left
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        sudo: bool | None = None,
+        ok: Sequence[int] = (0,),
+        redact: Callable[[str], str] | None = None,
+    ) -> CommandResult:
+        """Run ``argv`` on the target and record it as evidence.
+
+        An exit status outside ``ok`` raises :class:`CollectError`: with
+        reason ``permission_denied`` when stderr says so, ``not_found`` for
+        exit 127, else ``command_failed``. ``sudo`` defaults to the target's
+        ``sudo`` setting.
+        """
+        use_sudo = bool(self.target.get("sudo", False)) if sudo is None else sudo
+        result = self.conn.run(list(argv), timeout=self.remaining(), sudo=use_sudo)
+        self.record_command(result, redact=redact)
+        if result.exit_status not in ok:
+            raise command_error(result)
+        return result
+
+    def record_command(self, result: CommandResult, *, redact: Callable[[str], str] | None = None) -> None:
+        text = result.text
+        if redact is not None:
+            shown = redact(text)
+            body, cut = excerpt(shown)
+            digest = sha256_hex(shown)
+        else:
+            body, cut = excerpt(text)
+            digest = sha256_hex(result.stdout)
+        if result.exit_status != 0 and result.error_text:
+            body += ("\n" if body else "") + "[stderr] " + excerpt(result.error_text, 1000)[0]
+        self.evidence.append(
+            Evidence(
+                kind="command",
+                source=result.display,
+                argv=result.argv,
+                at=result.started_at,
+                exit_status=result.exit_status,
+                excerpt=body,
+                sha256=digest,
+                truncated=cut or result.truncated,
+                redacted=redact is not None,
+                duration_ms=result.duration_ms,
+            )
+        )
+
+    def record(self, kind: str, source: str, content: str, *, redacted: bool = False) -> None:
+        """Record evidence that is not a command (an inventory entry, an API answer)."""
+        body, cut = excerpt(content)
+        self.evidence.append(Evidence(kind=kind, source=source, at=utc_now_iso(), excerpt=body, sha256=sha256_hex(content), truncated=cut, redacted=redacted))
+
+
+def command_error(result: CommandResult) -> CollectError:
+    err = result.error_text
+    first = err.splitlines()[0] if err else f"exit status {result.exit_status}"
+    low = err.lower()
+    if result.exit_status == 127 or "command not found" in low:
+        return CollectError(Reason.NOT_FOUND, f"{result.argv[0]}: command not found")
+    if any(marker in low for marker in _DENIED):
+        return CollectError(Reason.PERMISSION_DENIED, f"`{result.display}` was refused: {first}")
+    return CollectError(Reason.COMMAND_FAILED, f"`{result.display}` exited with status {result.exit_status}: {first}")

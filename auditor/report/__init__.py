@@ -1,0 +1,75 @@
+"""Reports are views of the Run: every renderer reads the plain JSON form of
+the run (exactly what ``run.json`` holds), so a stored run renders the same
+as a fresh one, and no renderer computes a verdict.
+
+All files of a report are written into a hidden temporary folder next to the
+destination, then the folder is renamed into place: a reader never sees a
+half-written report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Callable
+
+from ..model import Run, sha256_hex, to_jsonable
+from .html import render_html
+from .junit import render_junit
+from .markdown import render_markdown
+
+RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "html": ("report.html", render_html),
+    "junit": ("junit.xml", render_junit),
+    "md": ("summary.md", render_markdown),
+}
+FORMATS = ("json", *RENDERERS)
+
+
+def run_document(run: Run) -> dict[str, Any]:
+    return to_jsonable(run)
+
+
+def render_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def render_files(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
+    """File name → content for the requested formats (run.json always)."""
+    files = {"run.json": render_json(doc).encode("utf-8")}
+    for fmt in formats:
+        if fmt in RENDERERS:
+            name, render = RENDERERS[fmt]
+            files[name] = render(doc).encode("utf-8")
+    manifest = {
+        "schema_version": doc.get("schema_version"),
+        "run_id": doc.get("run_id"),
+        "tool_version": doc.get("tool_version"),
+        "files": {name: {"sha256": sha256_hex(data), "bytes": len(data)} for name, data in sorted(files.items())},
+    }
+    files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
+    return files
+
+
+def write_report(doc: dict[str, Any], out_root: str, folder_name: str, formats: tuple[str, ...] = FORMATS) -> str:
+    """Write all files of one report atomically into ``out_root/folder_name``."""
+    files = render_files(doc, formats)
+    os.makedirs(out_root, exist_ok=True)
+    final = os.path.join(out_root, folder_name)
+    if os.path.exists(final):
+        raise FileExistsError(final)
+    staging = tempfile.mkdtemp(prefix=f".{folder_name}.", dir=out_root)
+    try:
+        for name, data in files.items():
+            with open(os.path.join(staging, name), "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(staging, 0o750)
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final

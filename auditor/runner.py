@@ -1,0 +1,280 @@
+"""Plan, collect, evaluate: one Run out of an inventory and a policy.
+
+* **Plan**: which controls apply to which targets, and so which facts each
+  target needs (each fact once, whatever number of controls read it).
+* **Collect**: targets run concurrently under ``concurrency``; each target
+  opens one connection per transport it needs, lazily, and closes it at the
+  end whatever happens. Each collector runs under a deadline; an exception, a
+  timeout or a refusal becomes a fact with status ``error``.
+* **Evaluate**: pure functions of facts and parameters. A control whose facts
+  could not be gathered is ``error`` (or ``skipped``), never ``pass``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import fnmatch
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping
+
+from . import __version__
+from .collect import Context
+from .errors import CollectError, InputError, NotApplicable, Problem
+from .inventory import Inventory
+from .model import FAMILIES, SCHEMA_VERSION, Fact, Finding, Reason, Run, Status, Target, summarise
+from .policy import Policy
+from .registry import Collector, Control, Outcome, Registry
+from .timeutil import utc_now_iso
+from .transports import ConnectOptions, open_connection
+from .yamlsrc import suggest
+
+ProgressFn = Callable[[int, int, str, Mapping[str, int]], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    concurrency: int = 16
+    timeout: float | None = None  # overrides every collector's own timeout
+    only: tuple[str, ...] = ()
+    limit: tuple[str, ...] = ()
+    connect: ConnectOptions = field(default_factory=ConnectOptions)
+
+    def public(self) -> dict[str, Any]:
+        return {"concurrency": self.concurrency, "timeout": self.timeout, "only": list(self.only), "limit": list(self.limit), "trust_on_first_use": self.connect.trust_on_first_use}
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    target: Target
+    controls: tuple[Control, ...]
+    collectors: tuple[Collector, ...]
+
+
+def select_controls(registry: Registry, only: Iterable[str]) -> list[Control]:
+    """Controls named by ``--only`` (families, control ids or globs of them)."""
+    only = list(only)
+    if not only:
+        return list(registry.controls.values())
+    problems = []
+    for pat in only:
+        if pat not in FAMILIES and not any(fnmatch.fnmatchcase(cid, pat) for cid in registry.controls):
+            problems.append(Problem("--only", None, None, f"{pat!r} is neither a family ({', '.join(FAMILIES)}) nor a control id{suggest(pat, [*FAMILIES, *registry.controls])}"))
+    if problems:
+        raise InputError(problems)
+    return [c for c in registry.controls.values() if any(c.info.family == p or fnmatch.fnmatchcase(c.id, p) for p in only)]
+
+
+def make_plan(registry: Registry, inventory: Inventory, options: RunOptions) -> tuple[list[TargetPlan], list[str]]:
+    unknown = inventory.unknown_limits(list(options.limit))
+    if unknown:
+        names = sorted({t.name for t in inventory.targets} | {g for t in inventory.targets for g in (*t.tags, *t.groups)})
+        raise InputError([Problem("--limit", None, None, f"{u!r} matches no target, tag or group in {inventory.path}{suggest(u, names)}") for u in unknown])
+    controls = select_controls(registry, options.only)
+    plans, notices = [], []
+    for target in inventory.select(list(options.limit)):
+        mine = tuple(c for c in controls if target.kind in c.info.kinds)
+        if not mine:
+            notices.append(f"{target.id}: no control in this version applies to {target.kind} targets{' with --only ' + ','.join(options.only) if options.only else ''}; it was not audited")
+            continue
+        facts: dict[str, Collector] = {}
+        for c in mine:
+            for name in c.info.facts:
+                facts.setdefault(name, registry.collector_for(name, target.kind))
+        plans.append(TargetPlan(target, mine, tuple(facts.values())))
+    return plans, notices
+
+
+class Runner:
+    def __init__(self, registry: Registry, inventory: Inventory, policy: Policy, options: RunOptions, progress: ProgressFn | None = None):
+        self.registry = registry
+        self.inventory = inventory
+        self.policy = policy
+        self.options = options
+        self.progress = progress
+        self.cancel = threading.Event()
+        self.params = MappingProxyType(dict(policy.parameters))
+
+    def run(self) -> Run:
+        started = utc_now_iso()
+        plans, notices = make_plan(self.registry, self.inventory, self.options)
+        results: dict[str, tuple[list[Fact], list[Finding]]] = {}
+        complete = True
+        counts = {s.value: 0 for s in Status}
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="target")
+        futures = {pool.submit(self.audit_target, plan): plan for plan in plans}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = concurrent.futures.wait(pending, timeout=0.2, return_when=concurrent.futures.FIRST_COMPLETED)
+                for fut in done:
+                    plan = futures[fut]
+                    results[plan.target.id] = fut.result()
+                    for finding in results[plan.target.id][1]:
+                        counts[finding.status.value] += 1
+                    if self.progress:
+                        self.progress(len(results), len(plans), plan.target.id, counts)
+        except KeyboardInterrupt:
+            complete = False
+            self.cancel.set()
+            notices.append("the run was interrupted (Ctrl-C); targets not finished are reported as error")
+        finally:
+            pool.shutdown(wait=complete, cancel_futures=True)
+        for plan in plans:
+            if plan.target.id not in results:
+                results[plan.target.id] = self._unfinished(plan)
+        facts = [f for plan in plans for f in results[plan.target.id][0]]
+        findings = [f for plan in plans for f in results[plan.target.id][1]]
+        used_controls = {c.id: c for plan in plans for c in plan.controls}
+        return Run(
+            schema_version=SCHEMA_VERSION,
+            tool_version=__version__,
+            run_id=str(uuid.uuid4()),
+            started_at=started,
+            finished_at=utc_now_iso(),
+            complete=complete,
+            inventory=self.inventory.public(),
+            policy=self.policy.public(),
+            options=self.options.public(),
+            targets=tuple(plan.target.public() for plan in plans),
+            controls=tuple(used_controls[cid].info for cid in sorted(used_controls)),
+            promises=self.policy.promises,
+            findings=tuple(findings),
+            facts=tuple(facts),
+            summary=summarise(findings),
+            notices=tuple(notices),
+        )
+
+    # -- one target ---------------------------------------------------------
+
+    def audit_target(self, plan: TargetPlan) -> tuple[list[Fact], list[Finding]]:
+        target = plan.target
+        connections: dict[str, Any] = {}
+        broken: dict[str, CollectError] = {}
+        facts: dict[str, Fact] = {}
+        try:
+            for col in plan.collectors:
+                if self.cancel.is_set():
+                    facts[col.name] = self._fact_error(target, col, CollectError(Reason.INTERRUPTED, "the run was interrupted before this fact was gathered"), 0, "")
+                    continue
+                if col.transport not in connections and col.transport not in broken:
+                    try:
+                        connections[col.transport] = open_connection(col.transport, target, self.options.connect)
+                    except CollectError as exc:
+                        broken[col.transport] = exc
+                    except Exception as exc:  # a transport bug must still become data
+                        broken[col.transport] = CollectError(Reason.BUG, f"opening a {col.transport} connection failed: {type(exc).__name__}: {exc}")
+                if col.transport in broken:
+                    facts[col.name] = self._fact_error(target, col, broken[col.transport], 0, col.transport)
+                    continue
+                facts[col.name] = self.collect(target, col, connections[col.transport])
+        finally:
+            for conn in connections.values():
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001 - closing must not hide results
+                    pass
+        findings = [self.evaluate(c, target, facts) for c in plan.controls]
+        return list(facts.values()), findings
+
+    def collect(self, target: Target, col: Collector, conn: Any) -> Fact:
+        timeout = self.options.timeout or float(target.get("timeout") or col.timeout)
+        ctx = Context(target, conn, self.params, time.monotonic() + timeout)
+        box: dict[str, Any] = {}
+        started, t0 = utc_now_iso(), time.monotonic()
+
+        def work() -> None:
+            try:
+                box["value"] = col.func(ctx)
+            except BaseException as exc:  # noqa: BLE001 - every failure becomes a fact
+                box["error"] = exc
+                box["trace"] = traceback.format_exc(limit=6)
+
+        worker = threading.Thread(target=work, name=f"collect {target.id} {col.name}", daemon=True)
+        worker.start()
+        worker.join(timeout + 1.0)
+        ms = int((time.monotonic() - t0) * 1000)
+        transport = getattr(conn, "transport", "")
+        if worker.is_alive():
+            return self._fact_error(target, col, CollectError(Reason.TIMEOUT, f"collector {col.name} did not finish within {timeout:g}s"), ms, transport, ctx, started)
+        exc = box.get("error")
+        if isinstance(exc, NotApplicable):
+            return Fact(id=f"{target.id}/{col.name}", target=target.id, name=col.name, collector=_qualname(col), status="skipped", collected_at=started, duration_ms=ms, reason=Reason.NOT_APPLICABLE.value, message=exc.message, transport=transport, evidence=tuple(ctx.evidence))
+        if isinstance(exc, CollectError):
+            return self._fact_error(target, col, exc, ms, transport, ctx, started)
+        if exc is not None:
+            message = f"collector {col.name} raised {type(exc).__name__}: {exc}"
+            return self._fact_error(target, col, CollectError(Reason.BUG, message), ms, transport, ctx, started)
+        if not ctx.evidence:
+            return self._fact_error(target, col, CollectError(Reason.BUG, f"collector {col.name} returned a value but recorded no evidence"), ms, transport, ctx, started)
+        return Fact(id=f"{target.id}/{col.name}", target=target.id, name=col.name, collector=_qualname(col), status="ok", collected_at=started, duration_ms=ms, value=box.get("value"), transport=transport, evidence=tuple(ctx.evidence))
+
+    def _fact_error(self, target: Target, col: Collector, exc: CollectError, ms: int, transport: str, ctx: Context | None = None, started: str | None = None) -> Fact:
+        return Fact(
+            id=f"{target.id}/{col.name}",
+            target=target.id,
+            name=col.name,
+            collector=_qualname(col),
+            status="error",
+            collected_at=started or utc_now_iso(),
+            duration_ms=ms,
+            reason=exc.reason.value,
+            message=exc.message,
+            transport=transport,
+            evidence=tuple(ctx.evidence) if ctx else (),
+        )
+
+    def evaluate(self, control: Control, target: Target, facts: Mapping[str, Fact]) -> Finding:
+        info = control.info
+        needed = [facts[name] for name in info.facts]
+        ids = tuple(f.id for f in needed)
+
+        def finding(status: Status, message: str, reason: str | None = None, details: Mapping[str, Any] | None = None) -> Finding:
+            return Finding(control=info.id, target=target.id, status=status, message=message, severity=info.severity, family=info.family, facts=ids, details=dict(details or {}), reason=reason)
+
+        for f in needed:
+            if f.status == "error":
+                return finding(Status.ERROR, f"Could not verify: {f.message}", f.reason)
+        for f in needed:
+            if f.status == "skipped":
+                return finding(Status.SKIPPED, f"Not applicable: {f.message}", f.reason)
+        values = MappingProxyType({f.name: f.value for f in needed})
+        params = _ParamView(self.params, info.params, info.id)
+        try:
+            outcome = control.evaluate(values, params, target)
+        except Exception as exc:  # noqa: BLE001 - a crashing evaluator is an error, never a pass
+            return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} raised {type(exc).__name__}: {exc}", Reason.BUG.value)
+        if not isinstance(outcome, Outcome) or outcome.status not in (Status.PASS, Status.FAIL, Status.SKIPPED):
+            return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} returned {outcome!r} instead of passed()/failed()/skipped()", Reason.BUG.value)
+        return finding(outcome.status, outcome.message, Reason.NOT_APPLICABLE.value if outcome.status is Status.SKIPPED else None, outcome.details)
+
+    def _unfinished(self, plan: TargetPlan) -> tuple[list[Fact], list[Finding]]:
+        exc = CollectError(Reason.INTERRUPTED, "the run was interrupted before this target was audited")
+        facts = {c.name: self._fact_error(plan.target, c, exc, 0, "") for c in plan.collectors}
+        return list(facts.values()), [self.evaluate(c, plan.target, facts) for c in plan.controls]
+
+
+class _ParamView(Mapping[str, Any]):
+    """Policy parameters as a control sees them: only those it declared."""
+
+    def __init__(self, params: Mapping[str, Any], allowed: tuple[str, ...], control_id: str):
+        self._params, self._allowed, self._control = params, allowed, control_id
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._allowed:
+            raise KeyError(f"control {self._control} reads parameter {key!r} without declaring it in params=")
+        return self._params[key]
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self._allowed)
+
+    def __len__(self) -> int:
+        return len(self._allowed)
+
+
+def _qualname(col: Collector) -> str:
+    return f"{col.module}.{getattr(col.func, '__name__', col.name)}"

@@ -1,0 +1,48 @@
+"""Transport factory: which connection a target gets for a collector's needs.
+
+Collectors name the kind of connection they need (``shell``, ``inventory``,
+...). For ``shell``, the target's ``connection`` setting picks the transport:
+``local`` runs on this machine, ``ssh`` reaches a remote server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import CollectError
+from ..model import Reason, Target
+from .base import CommandResult, Connection, ShellConnection, check_argv
+from .local import LocalConnection
+
+__all__ = ["CommandResult", "Connection", "ShellConnection", "check_argv", "open_connection", "InventoryConnection", "LocalConnection", "ConnectOptions"]
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """Run-wide connection options from the command line."""
+
+    connect_timeout: float = 10.0
+    trust_on_first_use: bool = False
+
+
+class InventoryConnection:
+    """No connection at all: collectors read what the inventory declares."""
+
+    transport = "inventory"
+
+    def close(self) -> None:
+        pass
+
+
+def open_connection(need: str, target: Target, options: ConnectOptions) -> Any:
+    if need == "inventory":
+        return InventoryConnection()
+    if need == "shell":
+        how = target.get("connection", "ssh")
+        if how == "local":
+            return LocalConnection()
+        if how == "ssh":
+            raise CollectError(Reason.CONFIG_ERROR, "the SSH transport is not available in this version of auditor; use connection: local for this machine")
+        raise CollectError(Reason.CONFIG_ERROR, f"unknown connection type {how!r}")
+    raise CollectError(Reason.CONFIG_ERROR, f"no transport provides {need!r} connections for {target.kind} targets")
