@@ -45,6 +45,7 @@ SERVER = COMMON | {
     "proxy_jump": Field(string(), doc="jump host: a server name or user@host:port"),
     "sudo": Field(boolean(), doc="run reads that need root through sudo -n"),
     "timeout": Field(number(0.1), doc="seconds allowed per collector"),
+    "root_dir": Field(ABS_PATH, doc="read system files under this directory instead of / (a mounted image or container root)"),
     "sshd_config": Field(ABS_PATH, doc="sshd configuration file to evaluate (default: sshd's own)"),
     "backup_paths": Field(list_of(ABS_PATH), doc="directories holding backups on this server"),
     "key_paths": Field(list_of(ABS_PATH), doc="directories holding private keys and certificates"),

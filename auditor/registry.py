@@ -46,11 +46,12 @@ class RegistryError(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an evaluator decides. Only pass, fail or skipped: errors are raised."""
+    """What an evaluator decides: pass, fail, skipped, or error when the evidence is incomplete."""
 
     status: Status
     message: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    reason: str | None = None
 
 
 def passed(message: str, **details: Any) -> Outcome:
@@ -63,6 +64,11 @@ def failed(message: str, **details: Any) -> Outcome:
 
 def skipped(message: str, **details: Any) -> Outcome:
     return Outcome(Status.SKIPPED, message, details)
+
+
+def unverified(message: str, reason: str = "incomplete_evidence", **details: Any) -> Outcome:
+    """The facts were gathered but do not settle the question (part unreadable, cut short)."""
+    return Outcome(Status.ERROR, message, details, reason)
 
 
 @dataclass(frozen=True)

@@ -248,9 +248,10 @@ class Runner:
             outcome = control.evaluate(values, params, target)
         except Exception as exc:  # noqa: BLE001 - a crashing evaluator is an error, never a pass
             return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} raised {type(exc).__name__}: {exc}", Reason.BUG.value)
-        if not isinstance(outcome, Outcome) or outcome.status not in (Status.PASS, Status.FAIL, Status.SKIPPED):
-            return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} returned {outcome!r} instead of passed()/failed()/skipped()", Reason.BUG.value)
-        return finding(outcome.status, outcome.message, Reason.NOT_APPLICABLE.value if outcome.status is Status.SKIPPED else None, outcome.details)
+        if not isinstance(outcome, Outcome) or outcome.status not in (Status.PASS, Status.FAIL, Status.SKIPPED, Status.ERROR):
+            return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} returned {outcome!r} instead of passed()/failed()/skipped()/unverified()", Reason.BUG.value)
+        reason = outcome.reason or (Reason.NOT_APPLICABLE.value if outcome.status is Status.SKIPPED else None)
+        return finding(outcome.status, outcome.message, reason, outcome.details)
 
     def _unfinished(self, plan: TargetPlan) -> tuple[list[Fact], list[Finding]]:
         exc = CollectError(Reason.INTERRUPTED, "the run was interrupted before this target was audited")

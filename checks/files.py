@@ -1,0 +1,290 @@
+"""Files on a server: who can read secrets and backups, and how old backups are.
+
+One GNU ``find -printf`` per declared set of paths lists type, mode, owner,
+size and modification time of everything below them (never the content).
+Controls judge "readable by other users" by the *effective* permissions:
+a file with mode o+r inside a directory without o+x is not reachable.
+
+Families: access (permissions of /etc/shadow, private keys, backups) and
+backup_retention (oldest and newest backup file).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+import stat
+from typing import Any, Iterable, Mapping
+
+from auditor.collect import Context
+from auditor.errors import CollectError, NotApplicable
+from auditor.model import Reason, Target
+from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped, unverified
+
+# find itself expands \t and \0: an argv element cannot carry a NUL byte.
+FIND_FORMAT = "%y\\t%m\\t%u\\t%g\\t%s\\t%T@\\t%p\\0"
+MAX_ENTRIES = 20000
+SHOWN = 20  # offenders listed in a message
+
+BACKUP_MAX_AGE = parameter("backup_max_age_days", int, 35, "Oldest backup file allowed, in days (the backup schedule's maximum age).")
+BACKUP_FRESHNESS = parameter("backup_freshness_days", int, 2, "The newest backup file must be younger than this, in days (backups actually happen).")
+
+_FIND_ERR = re.compile(r"^find: [‘'`\"](?P<path>.*)[’'`\"]: (?P<why>.*)$")
+PRIVATE_KEY_PATTERNS = ("*_key", "*.key", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk", "*.p12", "*.pfx", "*-key.pem", "*_key.pem", "privkey*.pem", "*.ppk")
+
+
+def parse_find(raw: str, max_entries: int = MAX_ENTRIES) -> tuple[list[dict[str, Any]], bool]:
+    entries: list[dict[str, Any]] = []
+    for record in raw.split("\0"):
+        if not record:
+            continue
+        parts = record.split("\t", 6)
+        if len(parts) != 7:
+            raise CollectError(Reason.PARSE_ERROR, f"unexpected find output record: {record[:80]!r}")
+        kind, mode, owner, group, size, mtime, path = parts
+        try:
+            entries.append({"type": kind, "mode": mode.zfill(4), "owner": owner, "group": group, "size": int(size), "mtime": int(float(mtime)), "path": path})
+        except ValueError:
+            raise CollectError(Reason.PARSE_ERROR, f"unexpected find output record: {record[:80]!r}") from None
+        if len(entries) >= max_entries:
+            return entries, True
+    return entries, False
+
+
+def _show_listing(raw: str) -> str:
+    lines = []
+    for record in raw.split("\0"):
+        parts = record.split("\t", 6)
+        if len(parts) == 7:
+            kind, mode, owner, group, size, mtime, path = parts
+            lines.append(f"{kind} {mode.zfill(4)} {owner}:{group} {size:>10} {mtime.split('.')[0]} {path}")
+    return "\n".join(lines)
+
+
+def list_tree(ctx: Context, paths: Iterable[str], max_depth: int | None = None) -> dict[str, Any]:
+    """List ``paths`` recursively (one filesystem each) on the target."""
+    paths = list(paths)
+    depth = ["-maxdepth", str(max_depth)] if max_depth is not None else []
+    result = ctx.run(["find", *paths, *depth, "-xdev", "-printf", FIND_FORMAT], ok=(0, 1), redact=_show_listing)
+    missing, unreadable, other = [], [], []
+    for line in result.error_text.splitlines():
+        m = _FIND_ERR.match(line.strip())
+        if m and "No such file" in m.group("why"):
+            missing.append(m.group("path"))
+        elif m and ("Permission denied" in m.group("why") or "Operation not permitted" in m.group("why")):
+            unreadable.append(m.group("path"))
+        elif line.strip():
+            other.append(line.strip())
+    if result.exit_status != 0 and other:
+        raise CollectError(Reason.COMMAND_FAILED, f"`find` failed: {other[0]}")
+    entries, truncated = parse_find(result.text)
+    return {"roots": paths, "entries": entries, "missing": missing, "unreadable": unreadable, "truncated": truncated or result.truncated}
+
+
+def target_clock(ctx: Context) -> int:
+    """Seconds since the epoch on the target's own clock (mtimes are on that clock too)."""
+    result = ctx.run(["date", "+%s"])
+    try:
+        return int(result.text.strip())
+    except ValueError:
+        raise CollectError(Reason.PARSE_ERROR, f"`date +%s` printed {result.text.strip()!r}") from None
+
+
+def _rooted(ctx: Context, path: str) -> str:
+    return ctx.target.get("root_dir", "").rstrip("/") + path
+
+
+@collector("files.system_permissions", kinds=("server",), timeout=15)
+def system_permissions(ctx: Context) -> dict[str, Any]:
+    paths = [_rooted(ctx, p) for p in ("/etc/shadow", "/etc/gshadow")]
+    listing = list_tree(ctx, paths, max_depth=0)
+    if paths[0] in listing["missing"]:
+        raise NotApplicable(f"{paths[0]} does not exist on this server")
+    return listing
+
+
+@collector("files.key_listing", kinds=("server",), timeout=30)
+def key_listing(ctx: Context) -> dict[str, Any]:
+    paths = ctx.target.get("key_paths") or []
+    if not paths:
+        raise NotApplicable("no key_paths are declared for this server in the inventory")
+    return list_tree(ctx, [_rooted(ctx, p) for p in paths])
+
+
+@collector("files.backup_listing", kinds=("server",), timeout=60)
+def backup_listing(ctx: Context) -> dict[str, Any]:
+    paths = ctx.target.get("backup_paths") or []
+    if not paths:
+        raise NotApplicable("no backup_paths are declared for this server in the inventory")
+    listing = list_tree(ctx, [_rooted(ctx, p) for p in paths])
+    listing["now"] = target_clock(ctx)
+    return listing
+
+
+# -- evaluation helpers -------------------------------------------------------
+
+def _mode(entry: Mapping[str, Any]) -> int:
+    return int(entry["mode"], 8)
+
+
+def exposed_to_others(listing: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Regular files other users can read (o+r, and o+x on every listed directory above) or write."""
+    dirs = {e["path"]: _mode(e) for e in listing["entries"] if e["type"] == "d"}
+    roots = [r.rstrip("/") or "/" for r in listing["roots"]]
+    out = []
+    for e in listing["entries"]:
+        if e["type"] != "f":
+            continue
+        mode = _mode(e)
+        reachable = True
+        parent = posixpath.dirname(e["path"])
+        while parent in dirs:
+            if not dirs[parent] & stat.S_IXOTH:
+                reachable = False
+                break
+            if parent in roots:
+                break
+            parent = posixpath.dirname(parent)
+        if reachable and mode & (stat.S_IROTH | stat.S_IWOTH):
+            out.append({"path": e["path"], "mode": e["mode"], "owner": e["owner"], "group": e["group"]})
+    return out
+
+
+def _completeness(listing: Mapping[str, Any]) -> Outcome | None:
+    if listing["unreadable"]:
+        return unverified(f"could not read {len(listing['unreadable'])} path(s): {', '.join(listing['unreadable'][:SHOWN])}", reason=Reason.PERMISSION_DENIED.value, unreadable=listing["unreadable"])
+    if listing["truncated"]:
+        return unverified(f"the listing was cut at {MAX_ENTRIES} entries; the rest could not be checked", truncated=True)
+    return None
+
+
+def _listing_scope(listing: Mapping[str, Any]) -> str:
+    files = sum(1 for e in listing["entries"] if e["type"] == "f")
+    return f"{files} file(s) under {', '.join(listing['roots'])}"
+
+
+_ACCESS = dict(family="access", kinds=("server",))
+
+
+@control(
+    "ACCESS-SHADOW-PERMISSIONS", **_ACCESS, severity="high", facts=("files.system_permissions",),
+    references=("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 6.1.3"),
+    title="Password hash files are readable only by root (and the shadow group)",
+    rationale="/etc/shadow and /etc/gshadow hold the password hashes of every account; if other users can read them, hashes can be cracked offline.",
+)
+def shadow_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    listing = facts["files.system_permissions"]
+    bad = []
+    for e in listing["entries"]:
+        mode = _mode(e)
+        problems = []
+        if mode & 0o007:
+            problems.append("other users have access")
+        if mode & 0o020:
+            problems.append("group can write")
+        if e["owner"] not in ("root", "0"):
+            problems.append(f"owned by {e['owner']}")
+        if problems:
+            bad.append({"path": e["path"], "mode": e["mode"], "owner": e["owner"], "group": e["group"], "problems": problems})
+    checked = [f"{e['path']} {e['mode']} {e['owner']}:{e['group']}" for e in listing["entries"]]
+    if bad:
+        return failed("; ".join(f"{b['path']} is mode {b['mode']} {b['owner']}:{b['group']} ({', '.join(b['problems'])})" for b in bad), offenders=bad)
+    if incomplete := _completeness(listing):
+        return incomplete
+    return passed(f"{', '.join(checked)}: no access for other users", checked=checked)
+
+
+@control(
+    "ACCESS-PRIVATE-KEY-PERMISSIONS", **_ACCESS, severity="high", facts=("files.key_listing",),
+    references=("GDPR Art. 32(1)(a)", "CIS Distribution Independent Linux 5.2.2"),
+    title="Private keys are not readable by other users",
+    rationale="A private TLS or SSH key readable by any local user lets that user impersonate the server or decrypt recorded traffic.",
+)
+def private_key_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    listing = facts["files.key_listing"]
+    exposed = [e for e in exposed_to_others(listing) if any(fnmatch.fnmatch(posixpath.basename(e["path"]), p) for p in PRIVATE_KEY_PATTERNS)]
+    keys = [e for e in listing["entries"] if e["type"] == "f" and any(fnmatch.fnmatch(posixpath.basename(e["path"]), p) for p in PRIVATE_KEY_PATTERNS)]
+    if exposed:
+        return failed(f"{len(exposed)} private key file(s) readable or writable by other users: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]), offenders=exposed)
+    if incomplete := _completeness(listing):
+        return incomplete
+    missing = f"; not present: {', '.join(listing['missing'])}" if listing["missing"] else ""
+    return passed(f"{len(keys)} private key file(s) found, none readable by other users ({_listing_scope(listing)}){missing}", keys=[e["path"] for e in keys[:100]], missing=listing["missing"])
+
+
+@control(
+    "ACCESS-BACKUP-FILE-PERMISSIONS", **_ACCESS, severity="high", facts=("files.backup_listing",),
+    references=("GDPR Art. 32(1)(b)", "GDPR Art. 5(1)(f)"),
+    title="Backup files are not readable by other users",
+    rationale="Backups hold copies of personal data; if any local user can read them, access is not 'strongly restricted' as promised.",
+)
+def backup_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    listing = facts["files.backup_listing"]
+    exposed = exposed_to_others(listing)
+    if exposed:
+        return failed(f"{len(exposed)} backup file(s) readable or writable by other users: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]), offenders=exposed[:100], count=len(exposed))
+    if incomplete := _completeness(listing):
+        return incomplete
+    if listing["missing"] and len(listing["missing"]) == len(listing["roots"]):
+        return skipped(f"none of the declared backup paths exists: {', '.join(listing['missing'])}", missing=listing["missing"])
+    return passed(f"No backup file is readable by other users ({_listing_scope(listing)})", missing=listing["missing"])
+
+
+_RETENTION = dict(family="backup_retention", kinds=("server",), facts=("files.backup_listing",))
+
+
+def _age_days(now: int, mtime: int) -> float:
+    return round((now - mtime) / 86400, 1)
+
+
+@control(
+    "BACKUP-MAX-AGE", **_RETENTION, severity="medium", params=("backup_max_age_days",),
+    references=("GDPR Art. 5(1)(e)", "GDPR Art. 17"),
+    title="Backups are deleted according to the backup schedule",
+    rationale="Policies promise that backups of deleted customer data 'are removed according to our backup schedule'; "
+    "a backup file older than the schedule's maximum age keeps personal data longer than promised.",
+)
+def backup_max_age(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    listing = facts["files.backup_listing"]
+    limit = params["backup_max_age_days"]
+    now = listing["now"]
+    files = sorted((e for e in listing["entries"] if e["type"] == "f"), key=lambda e: e["mtime"])
+    too_old = [{"path": e["path"], "age_days": _age_days(now, e["mtime"])} for e in files if now - e["mtime"] > limit * 86400]
+    if too_old:
+        return failed(
+            f"{len(too_old)} backup file(s) older than {limit} days; oldest: " + ", ".join(f"{o['path']} ({o['age_days']} days)" for o in too_old[:SHOWN]),
+            offenders=too_old[:100], count=len(too_old), limit_days=limit,
+        )
+    if incomplete := _completeness(listing):
+        return incomplete
+    if not files:
+        where = f"declared paths missing: {', '.join(listing['missing'])}" if listing["missing"] else f"no files under {', '.join(listing['roots'])}"
+        return skipped(f"no backup files to judge ({where}); see BACKUP-FRESHNESS", missing=listing["missing"])
+    oldest = files[0]
+    return passed(f"Oldest of {len(files)} backup file(s) is {_age_days(now, oldest['mtime'])} days old (limit {limit})", oldest=oldest["path"], oldest_age_days=_age_days(now, oldest["mtime"]), limit_days=limit)
+
+
+@control(
+    "BACKUP-FRESHNESS", **_RETENTION, severity="medium", params=("backup_freshness_days",),
+    references=("GDPR Art. 32(1)(c)",),
+    title="Backups are actually being made",
+    rationale="A retention schedule means little if backups stopped: the newest backup file must be recent, or restoring personal data 'in a timely manner' (Art. 32(1)(c)) is not possible.",
+)
+def backup_freshness(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    listing = facts["files.backup_listing"]
+    limit = params["backup_freshness_days"]
+    now = listing["now"]
+    files = [e for e in listing["entries"] if e["type"] == "f"]
+    if not files:
+        if incomplete := _completeness(listing):
+            return incomplete
+        where = f"declared paths missing: {', '.join(listing['missing'])}" if listing["missing"] else f"no files under {', '.join(listing['roots'])}"
+        return failed(f"No backup files found ({where})", missing=listing["missing"])
+    newest = max(files, key=lambda e: e["mtime"])
+    age = _age_days(now, newest["mtime"])
+    if now - newest["mtime"] > limit * 86400:
+        if incomplete := _completeness(listing):
+            return incomplete
+        return failed(f"Newest backup file {newest['path']} is {age} days old; the policy expects one within {limit} days", newest=newest["path"], newest_age_days=age, limit_days=limit)
+    return passed(f"Newest backup file {newest['path']} is {age} days old (limit {limit})", newest=newest["path"], newest_age_days=age, limit_days=limit)
