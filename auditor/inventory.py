@@ -15,7 +15,7 @@ from typing import Any
 from .errors import InputError, Problem
 from .model import Target, sha256_hex
 from .secrets import secret
-from .yamlsrc import Checker, Field, LList, LMap, boolean, check_mapping, integer, list_of, load, mapping_of, number, string, suggest
+from .yamlsrc import MISSING, Checker, Field, LList, LMap, boolean, check_mapping, integer, list_of, load, mapping_of, number, string, suggest
 
 NAME = string(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", "a name of letters, digits, '.', '_' or '-'")
 COUNTRY = string(r"[A-Z]{2}", "an ISO 3166 two-letter country code in capitals, e.g. SE")
@@ -228,11 +228,25 @@ def _describe(v: Any) -> str:
 
 
 def _any_section_field(key: str) -> Field:
-    for _, fields in SECTIONS.values():
-        if key in fields:
-            f = fields[key]
-            return Field(f.check)
-    raise KeyError(key)
+    """A default is valid if it is valid for any section having the key (e.g.
+    ``purpose`` means different things for backups and processors); each entry
+    that inherits it checks it again against its own section."""
+    checks = [fields[key].check for _, fields in SECTIONS.values() if key in fields]
+    if not checks:
+        raise KeyError(key)
+
+    def check(value: Any, path: str, pos: tuple[int, int], chk: Checker) -> Any:
+        first: list[Problem] | None = None
+        for c in checks:
+            scratch = Checker(chk.filename)
+            out = c(value, path, pos, scratch)
+            if not scratch.problems:
+                return out
+            first = first or scratch.problems
+        chk.problems.extend(first or [])
+        return MISSING
+
+    return Field(check)
 
 
 def _with_defaults(item: Any, defaults: dict[str, Any], fields: dict[str, Field]) -> Any:

@@ -139,6 +139,8 @@ def load_policy(name_or_path: str, registry: Registry, _seen: tuple[str, ...] = 
                 for j, cid in enumerate(clean.get("controls", [])):
                     if cid not in registry.controls:
                         chk.add(item_pos[j] if j < len(item_pos) else cpos, f"promises[{i}].controls: no control named {cid!r}{suggest(cid, known_controls)} Run `auditor controls` for the list")
+                if "quote" not in clean:
+                    continue  # already reported as missing or invalid
                 promises[clean["id"]] = Promise(
                     id=clean["id"],
                     quote=" ".join(clean["quote"].split()),

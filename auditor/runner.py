@@ -97,6 +97,8 @@ class Runner:
         self.options = options
         self.progress = progress
         self.cancel = threading.Event()
+        self._live: set[Any] = set()  # open connections, closed at once on Ctrl-C
+        self._live_lock = threading.Lock()
         self.params = MappingProxyType(dict(policy.parameters))
 
     def run(self) -> Run:
@@ -121,6 +123,10 @@ class Runner:
         except KeyboardInterrupt:
             complete = False
             self.cancel.set()
+            with self._live_lock:
+                live = list(self._live)
+            for conn in live:  # stops commands in flight; their facts become errors
+                _close_quietly(conn)
             notices.append("the run was interrupted (Ctrl-C); targets not finished are reported as error")
         finally:
             pool.shutdown(wait=complete, cancel_futures=True)
@@ -163,7 +169,9 @@ class Runner:
                     continue
                 if col.transport not in connections and col.transport not in broken:
                     try:
-                        connections[col.transport] = open_connection(col.transport, target, self.options.connect)
+                        connections[col.transport] = conn = open_connection(col.transport, target, self.options.connect)
+                        with self._live_lock:
+                            self._live.add(conn)
                     except CollectError as exc:
                         broken[col.transport] = exc
                     except Exception as exc:  # a transport bug must still become data
@@ -174,10 +182,9 @@ class Runner:
                 facts[col.name] = self.collect(target, col, connections[col.transport])
         finally:
             for conn in connections.values():
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001 - closing must not hide results
-                    pass
+                with self._live_lock:
+                    self._live.discard(conn)
+                _close_quietly(conn)
         findings = [self.evaluate(c, target, facts) for c in plan.controls]
         return list(facts.values()), findings
 
@@ -275,6 +282,13 @@ class _ParamView(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._allowed)
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - closing must not hide the results gathered
+        pass
 
 
 def _qualname(col: Collector) -> str:

@@ -183,15 +183,16 @@ def suggest(word: str, choices: list[str]) -> str:
 
 def check_mapping(value: Any, path: str, pos: tuple[int, int], chk: Checker, fields: dict[str, Field], what: str = "") -> dict[str, Any] | None:
     """Validate a mapping against ``fields``; unknown keys get a suggestion."""
+    at = f"{path}: " if path else ""
     if not isinstance(value, dict):
-        chk.add(pos, f"{path}: expected a mapping{(' (' + what + ')') if what else ''}, found {describe(value)}")
+        chk.add(pos, f"{at}expected a mapping{(' (' + what + ')') if what else ''}, found {describe(value)}")
         return None
     out: dict[str, Any] = {}
     key_pos = getattr(value, "key_pos", {})
     allowed = sorted(fields)
     for key in value:
         if key not in fields:
-            chk.add(key_pos.get(key, pos), f"{path}: unknown key {key!r}{suggest(key, allowed)} Allowed keys: {', '.join(allowed)}")
+            chk.add(key_pos.get(key, pos), f"{at}unknown key {key!r}{suggest(key, allowed)} Allowed keys: {', '.join(allowed)}")
     for key, spec in fields.items():
         if key in value:
             vpos = value.where(key) if isinstance(value, LMap) else pos

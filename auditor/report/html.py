@@ -21,7 +21,7 @@ VERDICTS = {
     "fail": ("Not kept", "At least one check failed."),
     "error": ("Could not verify", "No check failed, but some could not be carried out."),
     "pass": ("Kept", "Every check that could be carried out passed."),
-    "none": ("Not checked", "No check was carried out."),
+    "none": ("Not checked", "No check gave a result: none ran, or all were skipped or waived."),
 }
 FAMILY_LABELS = {
     "tls": "Encryption in transit (tls)",

@@ -56,7 +56,7 @@ def _sources(finding: Mapping[str, Any], facts: Mapping[str, Mapping[str, Any]])
             continue
         head = f"fact {fact.get('name')} [{fact.get('status')}] on {fact.get('target')} via {fact.get('transport') or fact.get('collector')}"
         if fact.get("status") != "ok":
-            head += f": {fact.get('reason') or ''} {fact.get('message') or ''}".rstrip()
+            head += "".join(f": {part}" for part in (fact.get("reason"), fact.get("message")) if part)
         lines.append(head)
         for ev in fact.get("evidence") or ():
             exit_status = "" if ev.get("exit_status") is None else f" (exit {ev['exit_status']})"
@@ -74,7 +74,8 @@ def _testcase(suite: ET.Element, finding: Mapping[str, Any], facts: Mapping[str,
     """Append the testcase of one finding."""
     case = _sub(suite, "testcase", {"classname": finding["control"], "name": finding["target"], "time": _seconds(_finding_ms(finding, facts))})
     status, message = finding["status"], finding.get("message") or ""
-    body = json.dumps(finding.get("details") or {}, indent=2, sort_keys=True, ensure_ascii=False)
+    details = finding.get("details")
+    body = json.dumps(details, indent=2, sort_keys=True, ensure_ascii=False) if details else None
     if status == "fail":
         _sub(case, "failure", {"message": message, "type": finding.get("severity") or "fail"}, body)
     elif status == "error":

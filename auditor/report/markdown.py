@@ -19,7 +19,7 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
 
 def md(text: Any) -> str:
     """``text`` on one line with Markdown (and table) syntax escaped."""
-    return _SPECIAL.sub(r"\\\1", " ".join(printable(str(text)).split()))
+    return _SPECIAL.sub(r"\\\1", " ".join(printable("" if text is None else str(text)).split()))
 
 
 def _row(cells: list[Any]) -> str:
@@ -59,7 +59,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         for f in problems[:MAX_LISTED]:
             lines.append(f"- **{STATUS_LABELS[f['status']]}** ({md(f.get('severity'))}) {md(f['control'])} on {md(f['target'])}: {md(f.get('message'))}")
         if len(problems) > MAX_LISTED:
-            lines.append(f"- … and {len(problems) - MAX_LISTED} more.")
+            lines.append(f"- … and {len(problems) - MAX_LISTED} more (all are in report.html).")
     notices = doc.get("notices") or ()
     if notices:
         lines += ["", "## Notices", "", *(f"- {md(n)}" for n in notices)]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
+import signal
 import subprocess
+import threading
 import time
 from typing import Sequence
 
@@ -26,6 +29,9 @@ class LocalConnection:
 
     def __init__(self, sudo_argv: Sequence[str] = ("sudo", "-n", "--")):
         self._sudo = tuple(sudo_argv)
+        self._live: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
 
     def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
         argv = check_argv(argv)
@@ -33,33 +39,54 @@ class LocalConnection:
         started, t0 = utc_now_iso(), time.monotonic()
         env = dict(_ENV)
         env["HOME"] = os.environ.get("HOME", "/")
+        with self._lock:
+            if self._closed:
+                raise CollectError(Reason.INTERRUPTED, "the connection was closed (run interrupted)")
+            try:
+                proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+                    list(full), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+                )
+            except FileNotFoundError:
+                raise CollectError(Reason.NOT_FOUND, f"{full[0]}: command not found") from None
+            except PermissionError as exc:
+                raise CollectError(Reason.PERMISSION_DENIED, f"{full[0]}: {exc.strerror}") from None
+            self._live.add(proc)
         try:
-            proc = subprocess.run(  # noqa: S603 - argv list, no shell
-                list(full),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=timeout,
-                env=env,
-                check=False,
-                start_new_session=True,
-            )
-        except FileNotFoundError:
-            raise CollectError(Reason.NOT_FOUND, f"{full[0]}: command not found") from None
-        except PermissionError as exc:
-            raise CollectError(Reason.PERMISSION_DENIED, f"{full[0]}: {exc.strerror}") from None
+            stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise CollectError(Reason.TIMEOUT, f"{' '.join(full)} did not finish within {timeout:g}s") from None
-        stdout = proc.stdout
-        truncated = len(stdout) > max_output
+            _kill(proc)
+            try:
+                proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            raise CollectError(Reason.TIMEOUT, f"`{shlex.join(full)}` did not finish within {timeout:g}s") from None
+        finally:
+            with self._lock:
+                self._live.discard(proc)
+        if self._closed and proc.returncode < 0:
+            raise CollectError(Reason.INTERRUPTED, f"`{shlex.join(full)}` was stopped (run interrupted)")
         return CommandResult(
             argv=full,
             exit_status=proc.returncode,
             stdout=stdout[:max_output],
-            stderr=proc.stderr[:65536],
+            stderr=stderr[:65536],
             started_at=started,
             duration_ms=int((time.monotonic() - t0) * 1000),
-            truncated=truncated,
+            truncated=len(stdout) > max_output,
         )
 
     def close(self) -> None:
+        """Stop anything still running (an interrupted run) and refuse new commands."""
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+        for proc in live:
+            _kill(proc)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the command and everything it started (its own session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass
