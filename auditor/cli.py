@@ -214,9 +214,10 @@ def cmd_controls(args: argparse.Namespace) -> int:
         print(json.dumps([{"id": i.id, "family": i.family, "severity": i.severity.value, "kinds": list(i.kinds), "title": i.title, "facts": list(i.facts), "params": list(i.params)} for i in controls], indent=2))
         return EXIT_OK
     width = max((len(i.id) for i in controls), default=10)
-    print(f"{'CONTROL':<{width}}  {'FAMILY':<16}  {'SEVERITY':<8}  {'KINDS':<12}  TITLE")
+    kw = max((len(",".join(i.kinds)) for i in controls), default=5)
+    print(f"{'CONTROL':<{width}}  {'FAMILY':<16}  {'SEVERITY':<8}  {'KINDS':<{kw}}  TITLE")
     for i in controls:
-        print(f"{i.id:<{width}}  {i.family:<16}  {i.severity.value:<8}  {','.join(i.kinds):<12}  {i.title}")
+        print(f"{i.id:<{width}}  {i.family:<16}  {i.severity.value:<8}  {','.join(i.kinds):<{kw}}  {i.title}")
     print(f"\n{len(controls)} controls. `auditor controls --parameters` lists the policy parameters they read.")
     return EXIT_OK
 
