@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import selectors
 import shlex
 import signal
 import subprocess
@@ -52,13 +53,10 @@ class LocalConnection:
                 raise CollectError(Reason.PERMISSION_DENIED, f"{full[0]}: {exc.strerror}") from None
             self._live.add(proc)
         try:
-            stdout, stderr = proc.communicate(timeout=timeout)
+            stdout, stderr, truncated = _bounded_communicate(proc, timeout, max_output)
         except subprocess.TimeoutExpired:
             _kill(proc)
-            try:
-                proc.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+            proc.wait()
             raise CollectError(Reason.TIMEOUT, f"`{shlex.join(full)}` did not finish within {timeout:g}s") from None
         finally:
             with self._lock:
@@ -68,11 +66,11 @@ class LocalConnection:
         return CommandResult(
             argv=full,
             exit_status=proc.returncode,
-            stdout=stdout[:max_output],
-            stderr=stderr[:65536],
+            stdout=stdout,
+            stderr=stderr,
             started_at=started,
             duration_ms=int((time.monotonic() - t0) * 1000),
-            truncated=len(stdout) > max_output,
+            truncated=truncated,
         )
 
     def close(self) -> None:
@@ -82,6 +80,47 @@ class LocalConnection:
             live = list(self._live)
         for proc in live:
             _kill(proc)
+
+
+MAX_STDERR = 65536
+
+
+def _bounded_communicate(proc: subprocess.Popen[bytes], timeout: float, max_output: int) -> tuple[bytes, bytes, bool]:
+    """Read stdout and stderr until exit, keeping at most ``max_output`` bytes of stdout.
+
+    Memory stays bounded whatever the command prints: past the limit the
+    command is stopped and the result marked truncated.
+    """
+    if proc.stdout is None or proc.stderr is None:
+        raise RuntimeError("the command was started without pipes")
+    deadline = time.monotonic() + timeout
+    out, err = bytearray(), bytearray()
+    truncated = False
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            for key, _ in sel.select(min(left, 1.0)):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    continue
+                buf = key.data
+                limit = max_output if buf is out else MAX_STDERR
+                room = limit - len(buf)
+                if room > 0:
+                    buf += chunk[:room]
+                if buf is out and len(chunk) > room:
+                    truncated = True
+                    _kill(proc)
+    proc.stdout.close()
+    proc.stderr.close()
+    left = max(0.1, deadline - time.monotonic())
+    proc.wait(timeout=left)
+    return bytes(out), bytes(err), truncated
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
