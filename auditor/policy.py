@@ -17,7 +17,7 @@ from typing import Any
 from .errors import InputError, Problem
 from .model import Promise, sha256_hex
 from .registry import Registry
-from .yamlsrc import Checker, Field, LMap, check_mapping, list_of, load, mapping_of, string, suggest
+from .yamlsrc import Checker, Field, LMap, check_mapping, describe, list_of, load, mapping_of, string, suggest
 
 DEFAULT_POLICY = "baseline-eu"
 
@@ -94,6 +94,7 @@ def load_policy(name_or_path: str, registry: Registry, _seen: tuple[str, ...] = 
             chk.raise_if_any()
         parent = load_policy(target, registry, _seen + (os.path.realpath(path),))
 
+    language = top.get("language") or (parent.language if parent else "en")
     params = dict(parent.parameters) if parent else registry.defaults()
     raw_params = doc.get("parameters")
     if raw_params is not None:
@@ -109,7 +110,15 @@ def load_policy(name_or_path: str, registry: Registry, _seen: tuple[str, ...] = 
                 if spec is None:
                     chk.add(kpos, f"parameters: unknown parameter {key!r}{suggest(key, known)} Run `auditor controls --parameters` for the list")
                     continue
-                problem = spec.check(value)
+                if spec.type is list and isinstance(value, list):
+                    # Point at the bad item; YAML reads an unquoted NO (Norway) as false.
+                    bad = [j for j, v in enumerate(value) if isinstance(v, bool) or not isinstance(v, (str, int))]
+                    if bad:
+                        j, item_pos = bad[0], getattr(value, "item_pos", [])
+                        hint = " (quote it: YAML reads an unquoted NO, no, off as false)" if value[j] is False else ""
+                        chk.add(item_pos[j] if j < len(item_pos) else vpos, f"parameters.{key}[{j}]: expected a string, found {describe(value[j])}{hint}")
+                        continue
+                problem = spec.check(list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value)
                 if problem:
                     chk.add(vpos, f"parameters.{key}: {problem}")
                     continue
@@ -144,7 +153,7 @@ def load_policy(name_or_path: str, registry: Registry, _seen: tuple[str, ...] = 
                 promises[clean["id"]] = Promise(
                     id=clean["id"],
                     quote=" ".join(clean["quote"].split()),
-                    language=clean.get("language") or top.get("language") or "en",
+                    language=clean.get("language") or language,
                     source=clean.get("source", {}),
                     summary=" ".join(clean.get("summary", "").split()),
                     controls=tuple(clean.get("controls", [])),
@@ -155,7 +164,7 @@ def load_policy(name_or_path: str, registry: Registry, _seen: tuple[str, ...] = 
         title=top["title"],
         path=os.path.abspath(path),
         sha256=digest,
-        language=top.get("language") or (parent.language if parent else "en"),
+        language=language,
         parameters=params,
         promises=tuple(promises.values()),
         chain=(parent.chain if parent else ()) + (top["id"],),

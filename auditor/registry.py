@@ -87,7 +87,7 @@ class Parameter:
         if self.type is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return None
         if self.type is int and isinstance(value, bool):
-            return f"expected {expected}, found {value!r}"
+            return f"expected {expected}, found {_kind(value)}"
         if self.type is list:
             if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
                 return f"expected {expected}, found {_kind(value)}"
@@ -98,7 +98,9 @@ class Parameter:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer", float: "a number", type(None): "nothing (null)"}.get(type(value), type(value).__name__)
+    from .yamlsrc import describe  # LMap/LList are dict/list subclasses: judge by isinstance
+
+    return describe(value)
 
 
 @dataclass(frozen=True)
