@@ -64,9 +64,11 @@ def _show_listing(raw: str) -> str:
 
 def list_tree(ctx: Context, paths: Iterable[str], max_depth: int | None = None) -> dict[str, Any]:
     """List ``paths`` recursively (one filesystem each) on the target."""
-    paths = list(paths)
+    # find prints "dir/" and then "dir/file" for a root given as "dir/": without
+    # the trailing slash the root's own mode is found as each child's parent.
+    paths = [p.rstrip("/") or "/" for p in paths]
     depth = ["-maxdepth", str(max_depth)] if max_depth is not None else []
-    result = ctx.run(["find", *paths, *depth, "-xdev", "-printf", FIND_FORMAT], ok=(0, 1), redact=_show_listing)
+    result = ctx.run(["find", "-H", *paths, *depth, "-xdev", "-printf", FIND_FORMAT], ok=(0, 1), redact=_show_listing)
     missing, unreadable, other = [], [], []
     for line in result.error_text.splitlines():
         m = _FIND_ERR.match(line.strip())

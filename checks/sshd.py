@@ -86,6 +86,12 @@ def _one(config: Mapping[str, list[str]], key: str) -> str | None:
     return values[0].lower() if values else None
 
 
+def _root_login_name(value: str | None) -> str | None:
+    # sshd -T (OpenSSH <= 9.x) prints the deprecated alias without-password
+    # for prohibit-password: they are one setting under two names.
+    return "prohibit-password" if value == "without-password" else value
+
+
 _COMMON = dict(family="access", kinds=("server",), facts=("sshd.effective_config",))
 _REFS = ("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 5.2", "Mozilla OpenSSH guidelines")
 
@@ -97,8 +103,8 @@ _REFS = ("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 5.2", "Mozill
     "privacy policies promising strongly restricted access need personal accounts and sudo.",
 )
 def ssh_root_login(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
-    value = _one(facts["sshd.effective_config"], "permitrootlogin")
-    allowed = [str(v).lower() for v in params["ssh_root_login_allowed"]]
+    value = _root_login_name(_one(facts["sshd.effective_config"], "permitrootlogin"))
+    allowed = [_root_login_name(str(v).lower()) for v in params["ssh_root_login_allowed"]]
     if value in allowed:
         return passed(f"PermitRootLogin is {value}", permitrootlogin=value, allowed=allowed)
     return failed(f"PermitRootLogin is {value}; the policy accepts only {', '.join(allowed)}", permitrootlogin=value, allowed=allowed)
@@ -144,6 +150,8 @@ ssh_empty_passwords = control(
 def ssh_max_auth_tries(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     raw = _one(facts["sshd.effective_config"], "maxauthtries")
     limit = params["ssh_max_auth_tries"]
+    if raw is None:
+        return unverified("sshd -T does not report MaxAuthTries; the limit cannot be confirmed", maxauthtries=None, limit=limit)
     try:
         value = int(raw or "")
     except ValueError:
@@ -175,10 +183,10 @@ def ssh_crypto(facts: Mapping[str, Any], params: Mapping[str, Any], target: Targ
         if bad:
             weak[key] = bad
     offered = {k: _algorithms(config, k) for k in ("ciphers", "macs", "kexalgorithms")}
-    if not all(offered.values()):
-        missing = [k for k, v in offered.items() if not v]
-        return failed(f"sshd -T listed no {', '.join(missing)}; cannot confirm strong algorithms", offered=offered)
     if weak:
         listing = "; ".join(f"{k}: {', '.join(v)}" for k, v in weak.items())
         return failed(f"sshd offers algorithms outside the policy's allowlist ({listing})", not_allowed=weak, offered=offered)
+    if not all(offered.values()):
+        missing = [k for k, v in offered.items() if not v]
+        return unverified(f"sshd -T listed no {', '.join(missing)}; cannot confirm strong algorithms", offered=offered)
     return passed("sshd offers only allowlisted ciphers, MACs and key exchanges", offered=offered)
