@@ -34,6 +34,12 @@ _FIND_ERR = re.compile(r"^find: [‘'`\"](?P<path>.*)[’'`\"]: (?P<why>.*)$")
 PRIVATE_KEY_PATTERNS = ("*_key", "*.key", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk", "*.p12", "*.pfx", "*-key.pem", "*_key.pem", "privkey*.pem", "*.ppk")
 
 
+def is_private_key(path: str) -> bool:
+    """Judged by name only: a key's content is never read."""
+    name = posixpath.basename(path)
+    return any(fnmatch.fnmatch(name, p) for p in PRIVATE_KEY_PATTERNS)
+
+
 def parse_find(raw: str, max_entries: int = MAX_ENTRIES) -> tuple[list[dict[str, Any]], bool]:
     entries: list[dict[str, Any]] = []
     for record in raw.split("\0"):
@@ -205,8 +211,8 @@ def shadow_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], targ
 )
 def private_key_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     listing = facts["files.key_listing"]
-    exposed = [e for e in exposed_to_others(listing) if any(fnmatch.fnmatch(posixpath.basename(e["path"]), p) for p in PRIVATE_KEY_PATTERNS)]
-    keys = [e for e in listing["entries"] if e["type"] == "f" and any(fnmatch.fnmatch(posixpath.basename(e["path"]), p) for p in PRIVATE_KEY_PATTERNS)]
+    exposed = [e for e in exposed_to_others(listing) if is_private_key(e["path"])]
+    keys = [e for e in listing["entries"] if e["type"] == "f" and is_private_key(e["path"])]
     if exposed:
         return failed(f"{len(exposed)} private key file(s) readable or writable by other users: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]), offenders=exposed)
     if incomplete := _completeness(listing):
