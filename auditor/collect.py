@@ -51,16 +51,18 @@ class Context:
         sudo: bool | None = None,
         ok: Sequence[int] = (0,),
         redact: Callable[[str], str] | None = None,
+        input: bytes | None = None,
     ) -> CommandResult:
         """Run ``argv`` on the target and record it as evidence.
 
         An exit status outside ``ok`` raises :class:`CollectError`: with
         reason ``permission_denied`` when stderr says so, ``not_found`` for
         exit 127, else ``command_failed``. ``sudo`` defaults to the target's
-        ``sudo`` setting.
+        ``sudo`` setting. ``input`` goes to the command's stdin and is never
+        recorded (use it for passphrases, never argv or environment).
         """
         use_sudo = bool(self.target.get("sudo", False)) if sudo is None else sudo
-        result = self.conn.run(list(argv), timeout=self.remaining(), sudo=use_sudo)
+        result = self.conn.run(list(argv), timeout=self.remaining(), sudo=use_sudo, **({"input": input} if input is not None else {}))
         self.record_command(result, redact=redact)
         if result.exit_status not in ok:
             raise command_error(result)

@@ -54,6 +54,8 @@ class Reason(str, enum.Enum):
     """Why a fact could not be gathered (after sslyze's error_reason)."""
 
     UNREACHABLE = "unreachable"
+    HOST_KEY = "host_key_rejected"
+    AUTH_FAILED = "auth_failed"
     TIMEOUT = "timeout"
     PERMISSION_DENIED = "permission_denied"
     NOT_FOUND = "not_found"

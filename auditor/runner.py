@@ -30,7 +30,7 @@ from .model import FAMILIES, SCHEMA_VERSION, Fact, Finding, Reason, Run, Status,
 from .policy import Policy
 from .registry import Collector, Control, Outcome, Registry
 from .timeutil import utc_now_iso
-from .transports import ConnectOptions, open_connection
+from .transports import ConnectOptions, Transports
 from .yamlsrc import suggest
 
 ProgressFn = Callable[[int, int, str, Mapping[str, int]], None]
@@ -100,6 +100,7 @@ class Runner:
         self._live: set[Any] = set()  # open connections, closed at once on Ctrl-C
         self._live_lock = threading.Lock()
         self.params = MappingProxyType(dict(policy.parameters))
+        self.transports = Transports(options.connect, {t.id: t for t in inventory.targets})
 
     def run(self) -> Run:
         started = utc_now_iso()
@@ -130,6 +131,7 @@ class Runner:
             notices.append("the run was interrupted (Ctrl-C); targets not finished are reported as error")
         finally:
             pool.shutdown(wait=complete, cancel_futures=True)
+            _close_quietly(self.transports)
         for plan in plans:
             if plan.target.id not in results:
                 results[plan.target.id] = self._unfinished(plan)
@@ -169,7 +171,7 @@ class Runner:
                     continue
                 if col.transport not in connections and col.transport not in broken:
                     try:
-                        connections[col.transport] = conn = open_connection(col.transport, target, self.options.connect)
+                        connections[col.transport] = conn = self.transports.open(col.transport, target)
                         with self._live_lock:
                             self._live.add(conn)
                     except CollectError as exc:

@@ -73,3 +73,9 @@ def test_close_stops_commands_in_flight():
     assert box["reason"] == "interrupted"
     with pytest.raises(CollectError):
         conn.run(["true"], timeout=5)
+
+
+def test_input_reaches_stdin_and_is_not_in_argv():
+    result = LocalConnection().run(["cat"], timeout=10, input=b"s3cret-passphrase\n")
+    assert result.stdout == b"s3cret-passphrase\n"
+    assert "s3cret" not in " ".join(result.argv)

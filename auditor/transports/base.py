@@ -50,8 +50,8 @@ class Connection(Protocol):
 
 
 class ShellConnection(Connection, Protocol):
-    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
-        """Run ``argv`` on the target.
+    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT, input: bytes | None = None) -> CommandResult:
+        """Run ``argv`` on the target, with ``input`` (small: a passphrase) on its stdin.
 
         Raises :class:`auditor.errors.CollectError` with reason ``timeout``
         when the command outlives ``timeout``, ``not_found`` when the program

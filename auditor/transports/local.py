@@ -34,7 +34,7 @@ class LocalConnection:
         self._lock = threading.Lock()
         self._closed = False
 
-    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
+    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT, input: bytes | None = None) -> CommandResult:
         argv = check_argv(argv)
         full = (self._sudo + argv) if sudo and os.geteuid() != 0 else argv
         started, t0 = utc_now_iso(), time.monotonic()
@@ -45,13 +45,19 @@ class LocalConnection:
                 raise CollectError(Reason.INTERRUPTED, "the connection was closed (run interrupted)")
             try:
                 proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
-                    list(full), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+                    list(full), stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
                 )
             except FileNotFoundError:
                 raise CollectError(Reason.NOT_FOUND, f"{full[0]}: command not found") from None
             except PermissionError as exc:
                 raise CollectError(Reason.PERMISSION_DENIED, f"{full[0]}: {exc.strerror}") from None
             self._live.add(proc)
+        if input is not None and proc.stdin is not None:
+            try:
+                proc.stdin.write(input)  # small (a passphrase): fits the pipe buffer
+            except BrokenPipeError:
+                pass
+            proc.stdin.close()
         try:
             stdout, stderr, truncated = _bounded_communicate(proc, timeout, max_output)
         except subprocess.TimeoutExpired:
