@@ -55,13 +55,23 @@ class Transports:
         if need == "inventory":
             return InventoryConnection()
         if need == "shell":
-            how = target.get("connection", "ssh")
+            host = self.shell_host(target)
+            how = host.get("connection", "ssh")
             if how == "local":
                 return LocalConnection()
             if how == "ssh":
                 raise CollectError(Reason.CONFIG_ERROR, "the SSH transport is not available in this version of auditor; use connection: local for this machine")
             raise CollectError(Reason.CONFIG_ERROR, f"unknown connection type {how!r}")
         raise CollectError(Reason.CONFIG_ERROR, f"no transport provides {need!r} connections for {target.kind} targets")
+
+    def shell_host(self, target: Target) -> Target:
+        """The server whose shell a target is reached through (a backup: its ``server``)."""
+        if target.kind != "backup":
+            return target
+        server = self.targets.get(f"server:{target.get('server')}")
+        if server is None:
+            raise CollectError(Reason.CONFIG_ERROR, f"backup {target.name} names no server that the inventory defines")
+        return server
 
     def close(self) -> None:
         """Close what is shared between targets (called once, at the end of the run)."""
