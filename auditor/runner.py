@@ -26,7 +26,7 @@ from . import __version__
 from .collect import Context
 from .errors import CollectError, InputError, NotApplicable, Problem
 from .inventory import Inventory
-from .model import FAMILIES, SCHEMA_VERSION, Fact, Finding, Reason, Run, Status, Target, summarise
+from .model import FAMILIES, SCHEMA_VERSION, Evidence, Fact, Finding, Reason, Run, Status, Target, sha256_hex, summarise
 from .policy import Policy
 from .registry import Collector, Control, Outcome, Registry
 from .timeutil import utc_now_iso
@@ -40,12 +40,13 @@ ProgressFn = Callable[[int, int, str, Mapping[str, int]], None]
 class RunOptions:
     concurrency: int = 16
     timeout: float | None = None  # overrides every collector's own timeout
+    host_timeout: float = 600.0  # total time budget of one target
     only: tuple[str, ...] = ()
     limit: tuple[str, ...] = ()
     connect: ConnectOptions = field(default_factory=ConnectOptions)
 
     def public(self) -> dict[str, Any]:
-        return {"concurrency": self.concurrency, "timeout": self.timeout, "only": list(self.only), "limit": list(self.limit), "trust_on_first_use": self.connect.trust_on_first_use}
+        return {"concurrency": self.concurrency, "timeout": self.timeout, "host_timeout": self.host_timeout, "only": list(self.only), "limit": list(self.limit), "trust_on_first_use": self.connect.trust_on_first_use}
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,11 @@ class Runner:
         self._live_lock = threading.Lock()
         self.params = MappingProxyType(dict(policy.parameters))
         self.transports = Transports(options.connect, {t.id: t for t in inventory.targets})
+        self.notices: list[str] = []
 
     def run(self) -> Run:
         started = utc_now_iso()
-        plans, notices = make_plan(self.registry, self.inventory, self.options)
+        plans, self.notices = make_plan(self.registry, self.inventory, self.options)
         results: dict[str, tuple[list[Fact], list[Finding]]] = {}
         complete = True
         counts = {s.value: 0 for s in Status}
@@ -128,7 +130,7 @@ class Runner:
                 live = list(self._live)
             for conn in live:  # stops commands in flight; their facts become errors
                 _close_quietly(conn)
-            notices.append("the run was interrupted (Ctrl-C); targets not finished are reported as error")
+            self.notices.append("the run was interrupted (Ctrl-C); targets not finished are reported as error")
         finally:
             pool.shutdown(wait=complete, cancel_futures=True)
             _close_quietly(self.transports)
@@ -154,7 +156,7 @@ class Runner:
             findings=tuple(findings),
             facts=tuple(facts),
             summary=summarise(findings),
-            notices=tuple(notices),
+            notices=tuple(self.notices),
         )
 
     # -- one target ---------------------------------------------------------
@@ -164,16 +166,23 @@ class Runner:
         connections: dict[str, Any] = {}
         broken: dict[str, CollectError] = {}
         facts: dict[str, Fact] = {}
+        extra: list[Fact] = []  # how the target was identified (SSH host key): evidence no control reads
+        budget_end = time.monotonic() + self.options.host_timeout
         try:
             for col in plan.collectors:
                 if self.cancel.is_set():
                     facts[col.name] = self._fact_error(target, col, CollectError(Reason.INTERRUPTED, "the run was interrupted before this fact was gathered"), 0, "")
+                    continue
+                if time.monotonic() >= budget_end:
+                    facts[col.name] = self._fact_error(target, col, CollectError(Reason.TIMEOUT, f"the target's time budget of {self.options.host_timeout:g}s (--host-timeout) ran out before this fact was gathered"), 0, "")
                     continue
                 if col.transport not in connections and col.transport not in broken:
                     try:
                         connections[col.transport] = conn = self.transports.open(col.transport, target)
                         with self._live_lock:
                             self._live.add(conn)
+                        if (identity := self._identity_fact(target, conn)) is not None:
+                            extra.append(identity)
                     except CollectError as exc:
                         broken[col.transport] = exc
                     except Exception as exc:  # a transport bug must still become data
@@ -181,17 +190,33 @@ class Runner:
                 if col.transport in broken:
                     facts[col.name] = self._fact_error(target, col, broken[col.transport], 0, col.transport)
                     continue
-                facts[col.name] = self.collect(target, col, connections[col.transport])
+                facts[col.name] = self.collect(target, col, connections[col.transport], budget_end)
         finally:
             for conn in connections.values():
                 with self._live_lock:
                     self._live.discard(conn)
                 _close_quietly(conn)
         findings = [self.evaluate(c, target, facts) for c in plan.controls]
-        return list(facts.values()), findings
+        return extra + list(facts.values()), findings
 
-    def collect(self, target: Target, col: Collector, conn: Any) -> Fact:
+    def _identity_fact(self, target: Target, conn: Any) -> Fact | None:
+        """Record how a connection proved the target's identity (and say so when it was taken on trust)."""
+        info = getattr(conn, "host_key_info", None)
+        if not info:
+            return None
+        shown = f"{info.get('type')} {info.get('fingerprint')} verified by {info.get('verified_by')}"
+        if info.get("verified_by") == "trust-on-first-use":
+            with self._live_lock:
+                self.notices.append(f"{target.id}: SSH host key accepted on first use (--trust-on-first-use), not verified: {info.get('type')} {info.get('fingerprint')}")
+        now = utc_now_iso()
+        name = f"{getattr(conn, 'transport', 'connection')}.host_key"
+        evidence = Evidence(kind="connection", source=repr(conn), at=now, excerpt=shown, sha256=sha256_hex(shown))
+        return Fact(id=f"{target.id}/{name}", target=target.id, name=name, collector="auditor.runner", status="ok", collected_at=now, duration_ms=0, value=dict(info), transport=getattr(conn, "transport", ""), evidence=(evidence,))
+
+    def collect(self, target: Target, col: Collector, conn: Any, budget_end: float | None = None) -> Fact:
         timeout = self.options.timeout or float(target.get("timeout") or col.timeout)
+        if budget_end is not None:
+            timeout = max(0.1, min(timeout, budget_end - time.monotonic()))
         ctx = Context(target, conn, self.params, time.monotonic() + timeout)
         box: dict[str, Any] = {}
         started, t0 = utc_now_iso(), time.monotonic()

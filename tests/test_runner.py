@@ -108,3 +108,11 @@ def test_ssh_server_is_error_until_the_transport_exists(registry, local_inventor
     path = local_inventory("servers:\n  - {name: remote, host: 127.0.0.1, port: 9}\n")
     (finding,) = run(registry, path, ["TEST-GOOD"]).findings
     assert finding.status.value == "error" and finding.reason == "config_error"
+
+
+def test_a_target_time_budget_turns_the_rest_into_errors(registry, local_inventory):
+    # test.hangs_command is collected before test.window (declaration order) and eats the whole budget
+    result = run(registry, local_inventory(), ["TEST-HANGS-COMMAND", "TEST-WINDOW"], host_timeout=1.0)
+    f = by_control(result)
+    assert f["TEST-HANGS-COMMAND"].status.value == "error" and f["TEST-HANGS-COMMAND"].reason == "timeout"
+    assert f["TEST-WINDOW"].status.value == "error" and "time budget" in f["TEST-WINDOW"].message
