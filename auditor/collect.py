@@ -64,6 +64,9 @@ class Context:
         use_sudo = bool(self.target.get("sudo", False)) if sudo is None else sudo
         result = self.conn.run(list(argv), timeout=self.remaining(), sudo=use_sudo, **({"input": input} if input is not None else {}))
         self.record_command(result, redact=redact)
+        if use_sudo and (refusal := sudo_refusal(result)):
+            # sudo's own exit status (1) can look like the program's: judge it before `ok`.
+            raise CollectError(Reason.PERMISSION_DENIED, f"sudo refused `{result.display}`: {refusal} (grant the audit user NOPASSWD sudo for this command, or audit as root)")
         if result.exit_status not in ok:
             raise command_error(result)
         return result
@@ -98,6 +101,20 @@ class Context:
         """Record evidence that is not a command (an inventory entry, an API answer)."""
         body, cut = excerpt(content)
         self.evidence.append(Evidence(kind=kind, source=source, at=utc_now_iso(), excerpt=body, sha256=sha256_hex(content), truncated=cut, redacted=redacted))
+
+
+_SUDO_REFUSALS = ("a password is required", "a terminal is required", "is not allowed to execute", "is not in the sudoers file", "may not run sudo", "sorry, user", "no tty present", "command not allowed")
+
+
+def sudo_refusal(result: CommandResult) -> str | None:
+    """sudo's own refusal line, if sudo (not the program it ran) failed."""
+    if result.exit_status == 0:
+        return None
+    for line in result.error_text.splitlines():
+        low = line.lower()
+        if low.startswith("sudo:") and any(marker in low for marker in _SUDO_REFUSALS):
+            return line.strip()
+    return None
 
 
 def command_error(result: CommandResult) -> CollectError:

@@ -205,9 +205,14 @@ class Runner:
         if not info:
             return None
         shown = f"{info.get('type')} {info.get('fingerprint')} verified by {info.get('verified_by')}"
-        if info.get("verified_by") == "trust-on-first-use":
+        taken_on_trust = [f"{info.get('type')} {info.get('fingerprint')}"] if info.get("verified_by") == "trust-on-first-use" else []
+        if "verified by trust-on-first-use" in str(info.get("proxy_jump", "")):
+            taken_on_trust.append(f"jump host {info['proxy_jump'].split(' verified by ')[0]}")
+        if taken_on_trust:
             with self._live_lock:
-                self.notices.append(f"{target.id}: SSH host key accepted on first use (--trust-on-first-use), not verified: {info.get('type')} {info.get('fingerprint')}")
+                self.notices.append(f"{target.id}: SSH host key accepted on first use (--trust-on-first-use), not verified: {'; '.join(taken_on_trust)}")
+        if info.get("proxy_jump"):
+            shown += f" (through {info['proxy_jump']})"
         now = utc_now_iso()
         name = f"{getattr(conn, 'transport', 'connection')}.host_key"
         evidence = Evidence(kind="connection", source=repr(conn), at=now, excerpt=shown, sha256=sha256_hex(shown))

@@ -16,6 +16,27 @@ from auditor.cli import main
 ENV = dict(os.environ, PYTHONUNBUFFERED="1")
 
 
+def _wait_for_child(pid, argv, timeout=60):
+    """Wait until process ``pid`` has a child running ``argv`` (from /proc)."""
+    want = ("\0".join(argv) + "\0").encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmdline = fh.read()
+            except OSError:
+                continue
+            if ppid == pid and cmdline == want:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} never started {argv}")
+
+
 def _only_report(out_dir):
     (folder,) = [d for d in os.listdir(out_dir) if not d.startswith(".")]
     return os.path.join(out_dir, folder)
@@ -105,7 +126,7 @@ def test_ctrl_c_writes_an_incomplete_report(tmp_path, plugin_path, local_invento
         [sys.executable, "-m", "auditor", "run", inv, "--out", str(out), "--only", "TEST-SLOW,TEST-GOOD", "--concurrency", "2"],
         env=dict(ENV, PYTHONPATH=plugin_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(3)
+    _wait_for_child(proc.pid, ["sleep", "60"])  # the slow collector is running
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, (stdout, stderr)

@@ -105,9 +105,11 @@ def test_target_kind_without_controls_is_noticed_not_silently_dropped(registry, 
 
 
 def test_ssh_server_is_error_until_the_transport_exists(registry, local_inventory):
+    """An SSH server that cannot be reached is an error with its reason, never a pass."""
     path = local_inventory("servers:\n  - {name: remote, host: 127.0.0.1, port: 9}\n")
     (finding,) = run(registry, path, ["TEST-GOOD"]).findings
-    assert finding.status.value == "error" and finding.reason == "config_error"
+    assert finding.status.value == "error" and finding.reason == "unreachable"
+    assert "127.0.0.1:9" in finding.message
 
 
 def test_a_target_time_budget_turns_the_rest_into_errors(registry, local_inventory):

@@ -32,7 +32,7 @@ class ConnectOptions:
     trust_on_first_use: bool = False
     known_hosts: str | None = None  # overrides ~/.ssh/known_hosts when the inventory names none
     keepalive: float = 15.0  # seconds between SSH keepalives on idle connections
-    max_handshakes: int = 10  # SSH handshakes in flight at once per destination or jump host (below sshd's MaxStartups 10)
+    max_handshakes: int = 10  # SSH handshakes in flight at once per destination or jump host (sshd starts dropping at MaxStartups, default 10)
 
 
 # Transports that speak a protocol to an endpoint rather than run commands on
