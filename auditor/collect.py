@@ -31,8 +31,9 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> tuple[str, bool]:
 class Context:
     """Passed to a collector: the target, its connection, a deadline."""
 
-    def __init__(self, target: Target, conn: Any, params: Mapping[str, Any], deadline: float):
+    def __init__(self, target: Target, conn: Any, params: Mapping[str, Any], deadline: float, host: Target | None = None):
         self.target = target
+        self.host = host or target  # the server whose shell runs the commands (a backup's server)
         self.conn = conn
         self.params = params
         self.deadline = deadline
@@ -43,6 +44,10 @@ class Context:
         if left <= 0:
             raise CollectError(Reason.TIMEOUT, "collector ran out of time")
         return left
+
+    def rooted(self, path: str) -> str:
+        """``path`` under the server's ``root_dir`` (a mounted image or container root), if it has one."""
+        return self.host.get("root_dir", "").rstrip("/") + path
 
     def run(
         self,
@@ -58,10 +63,10 @@ class Context:
         An exit status outside ``ok`` raises :class:`CollectError`: with
         reason ``permission_denied`` when stderr says so, ``not_found`` for
         exit 127, else ``command_failed``. ``sudo`` defaults to the target's
-        ``sudo`` setting. ``input`` goes to the command's stdin and is never
+        ``sudo`` setting (of the server, for a backup). ``input`` goes to the command's stdin and is never
         recorded (use it for passphrases, never argv or environment).
         """
-        use_sudo = bool(self.target.get("sudo", False)) if sudo is None else sudo
+        use_sudo = bool(self.host.get("sudo", False)) if sudo is None else sudo
         result = self.conn.run(list(argv), timeout=self.remaining(), sudo=use_sudo, **({"input": input} if input is not None else {}))
         self.record_command(result, redact=redact)
         if use_sudo and (refusal := sudo_refusal(result)):

@@ -183,12 +183,13 @@ class Runner:
                             self._live.add(conn)
                         if (identity := self._identity_fact(target, conn)) is not None:
                             extra.append(identity)
-                    except CollectError as exc:
+                    except (CollectError, NotApplicable) as exc:
                         broken[col.transport] = exc
                     except Exception as exc:  # a transport bug must still become data
                         broken[col.transport] = CollectError(Reason.BUG, f"opening a {col.transport} connection failed: {type(exc).__name__}: {exc}")
                 if col.transport in broken:
-                    facts[col.name] = self._fact_error(target, col, broken[col.transport], 0, col.transport)
+                    exc = broken[col.transport]
+                    facts[col.name] = self._fact_skipped(target, col, exc.message, 0, col.transport) if isinstance(exc, NotApplicable) else self._fact_error(target, col, exc, 0, col.transport)
                     continue
                 facts[col.name] = self.collect(target, col, connections[col.transport], budget_end)
         finally:
@@ -222,7 +223,8 @@ class Runner:
         timeout = self.options.timeout or float(target.get("timeout") or col.timeout)
         if budget_end is not None:
             timeout = max(0.1, min(timeout, budget_end - time.monotonic()))
-        ctx = Context(target, conn, self.params, time.monotonic() + timeout)
+        host = self.transports.shell_host(target) if col.transport == "shell" else target
+        ctx = Context(target, conn, self.params, time.monotonic() + timeout, host)
         box: dict[str, Any] = {}
         started, t0 = utc_now_iso(), time.monotonic()
 
@@ -242,7 +244,7 @@ class Runner:
             return self._fact_error(target, col, CollectError(Reason.TIMEOUT, f"collector {col.name} did not finish within {timeout:g}s"), ms, transport, ctx, started)
         exc = box.get("error")
         if isinstance(exc, NotApplicable):
-            return Fact(id=f"{target.id}/{col.name}", target=target.id, name=col.name, collector=_qualname(col), status="skipped", collected_at=started, duration_ms=ms, reason=Reason.NOT_APPLICABLE.value, message=exc.message, transport=transport, evidence=tuple(ctx.evidence))
+            return self._fact_skipped(target, col, exc.message, ms, transport, ctx, started)
         if isinstance(exc, CollectError):
             return self._fact_error(target, col, exc, ms, transport, ctx, started)
         if exc is not None:
@@ -251,6 +253,9 @@ class Runner:
         if not ctx.evidence:
             return self._fact_error(target, col, CollectError(Reason.BUG, f"collector {col.name} returned a value but recorded no evidence"), ms, transport, ctx, started)
         return Fact(id=f"{target.id}/{col.name}", target=target.id, name=col.name, collector=_qualname(col), status="ok", collected_at=started, duration_ms=ms, value=box.get("value"), transport=transport, evidence=tuple(ctx.evidence))
+
+    def _fact_skipped(self, target: Target, col: Collector, message: str, ms: int, transport: str, ctx: Context | None = None, started: str | None = None) -> Fact:
+        return Fact(id=f"{target.id}/{col.name}", target=target.id, name=col.name, collector=_qualname(col), status="skipped", collected_at=started or utc_now_iso(), duration_ms=ms, reason=Reason.NOT_APPLICABLE.value, message=message, transport=transport, evidence=tuple(ctx.evidence) if ctx else ())
 
     def _fact_error(self, target: Target, col: Collector, exc: CollectError, ms: int, transport: str, ctx: Context | None = None, started: str | None = None) -> Fact:
         return Fact(

@@ -7,6 +7,10 @@ a file with mode o+r inside a directory without o+x is not reachable.
 
 Families: access (permissions of /etc/shadow, private keys, backups) and
 backup_retention (oldest and newest backup file).
+
+The backup controls also judge the targets of ``backups:``: their
+``files.backup_listing`` (checks/backup_repos.py) has the same shape, with
+entries of type ``a`` for the archives of a borg or restic repository.
 """
 
 from __future__ import annotations
@@ -99,13 +103,10 @@ def target_clock(ctx: Context) -> int:
         raise CollectError(Reason.PARSE_ERROR, f"`date +%s` printed {result.text.strip()!r}") from None
 
 
-def _rooted(ctx: Context, path: str) -> str:
-    return ctx.target.get("root_dir", "").rstrip("/") + path
-
 
 @collector("files.system_permissions", kinds=("server",), timeout=15)
 def system_permissions(ctx: Context) -> dict[str, Any]:
-    paths = [_rooted(ctx, p) for p in ("/etc/shadow", "/etc/gshadow")]
+    paths = [ctx.rooted(p) for p in ("/etc/shadow", "/etc/gshadow")]
     listing = list_tree(ctx, paths, max_depth=0)
     if paths[0] in listing["missing"]:
         raise NotApplicable(f"{paths[0]} does not exist on this server")
@@ -117,7 +118,7 @@ def key_listing(ctx: Context) -> dict[str, Any]:
     paths = ctx.target.get("key_paths") or []
     if not paths:
         raise NotApplicable("no key_paths are declared for this server in the inventory")
-    return list_tree(ctx, [_rooted(ctx, p) for p in paths])
+    return list_tree(ctx, [ctx.rooted(p) for p in paths])
 
 
 @collector("files.backup_listing", kinds=("server",), timeout=60)
@@ -125,7 +126,7 @@ def backup_listing(ctx: Context) -> dict[str, Any]:
     paths = ctx.target.get("backup_paths") or []
     if not paths:
         raise NotApplicable("no backup_paths are declared for this server in the inventory")
-    listing = list_tree(ctx, [_rooted(ctx, p) for p in paths])
+    listing = list_tree(ctx, [ctx.rooted(p) for p in paths])
     listing["now"] = target_clock(ctx)
     return listing
 
@@ -165,6 +166,26 @@ def _completeness(listing: Mapping[str, Any]) -> Outcome | None:
     if listing["truncated"]:
         return unverified(f"the listing was cut at {MAX_ENTRIES} entries; the rest could not be checked", truncated=True)
     return None
+
+
+_BACKUP_TYPES = ("f", "a")  # a backup is a file, or an archive of a borg/restic repository
+_NOUN = {"borg": "archive", "restic": "snapshot"}
+
+
+def _backups(listing: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in listing["entries"] if e["type"] in _BACKUP_TYPES]
+
+
+def _noun(listing: Mapping[str, Any]) -> str:
+    return _NOUN.get(listing.get("source", ""), "file")
+
+
+def _nothing_found(listing: Mapping[str, Any]) -> str:
+    if listing["missing"]:
+        return f"declared paths missing: {', '.join(listing['missing'])}"
+    if listing.get("source") in _NOUN:
+        return f"no {_noun(listing)}s in {listing['source']} repository {', '.join(listing['roots'])}"
+    return f"no files under {', '.join(listing['roots'])}"
 
 
 def _listing_scope(listing: Mapping[str, Any]) -> str:
@@ -222,13 +243,15 @@ def private_key_permissions(facts: Mapping[str, Any], params: Mapping[str, Any],
 
 
 @control(
-    "ACCESS-BACKUP-FILE-PERMISSIONS", **_ACCESS, severity="high", facts=("files.backup_listing",),
+    "ACCESS-BACKUP-FILE-PERMISSIONS", family="access", kinds=("server", "backup"), severity="high", facts=("files.backup_listing",),
     references=("GDPR Art. 32(1)(b)", "GDPR Art. 5(1)(f)"),
     title="Backup files are not readable by other users",
     rationale="Backups hold copies of personal data; if any local user can read them, access is not 'strongly restricted' as promised.",
 )
 def backup_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     listing = facts["files.backup_listing"]
+    if listing.get("source") in _NOUN:
+        return skipped(f"{listing['source']} repository {', '.join(listing['roots'])}: archives are read through {listing['source']}, not as files; their file permissions are audited for type path backups only")
     exposed = exposed_to_others(listing)
     if exposed:
         return failed(f"{len(exposed)} backup file(s) readable or writable by other users: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]), offenders=exposed[:100], count=len(exposed))
@@ -239,7 +262,7 @@ def backup_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     return passed(f"No backup file is readable by other users ({_listing_scope(listing)})", missing=listing["missing"])
 
 
-_RETENTION = dict(family="backup_retention", kinds=("server",), facts=("files.backup_listing",))
+_RETENTION = dict(family="backup_retention", kinds=("server", "backup"), facts=("files.backup_listing",))
 
 
 def _age_days(now: int, mtime: int) -> float:
@@ -257,20 +280,22 @@ def backup_max_age(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     listing = facts["files.backup_listing"]
     limit = params["backup_max_age_days"]
     now = listing["now"]
-    files = sorted((e for e in listing["entries"] if e["type"] == "f"), key=lambda e: e["mtime"])
+    if listing.get("purpose") == "bookkeeping":
+        return skipped(f"{', '.join(listing['roots'])} holds bookkeeping records, which must be kept for their legal minimum: no maximum age applies")
+    noun = _noun(listing)
+    files = sorted(_backups(listing), key=lambda e: e["mtime"])
     too_old = [{"path": e["path"], "age_days": _age_days(now, e["mtime"])} for e in files if now - e["mtime"] > limit * 86400]
     if too_old:
         return failed(
-            f"{len(too_old)} backup file(s) older than {limit} days; oldest: " + ", ".join(f"{o['path']} ({o['age_days']} days)" for o in too_old[:SHOWN]),
+            f"{len(too_old)} backup {noun}(s) older than {limit} days; oldest: " + ", ".join(f"{o['path']} ({o['age_days']} days)" for o in too_old[:SHOWN]),
             offenders=too_old[:100], count=len(too_old), limit_days=limit,
         )
     if incomplete := _completeness(listing):
         return incomplete
     if not files:
-        where = f"declared paths missing: {', '.join(listing['missing'])}" if listing["missing"] else f"no files under {', '.join(listing['roots'])}"
-        return skipped(f"no backup files to judge ({where}); see BACKUP-FRESHNESS", missing=listing["missing"])
+        return skipped(f"no backup {noun}s to judge ({_nothing_found(listing)}); see BACKUP-FRESHNESS", missing=listing["missing"])
     oldest = files[0]
-    return passed(f"Oldest of {len(files)} backup file(s) is {_age_days(now, oldest['mtime'])} days old (limit {limit})", oldest=oldest["path"], oldest_age_days=_age_days(now, oldest["mtime"]), limit_days=limit)
+    return passed(f"Oldest of {len(files)} backup {noun}(s) is {_age_days(now, oldest['mtime'])} days old (limit {limit})", oldest=oldest["path"], oldest_age_days=_age_days(now, oldest["mtime"]), limit_days=limit)
 
 
 @control(
@@ -283,16 +308,16 @@ def backup_freshness(facts: Mapping[str, Any], params: Mapping[str, Any], target
     listing = facts["files.backup_listing"]
     limit = params["backup_freshness_days"]
     now = listing["now"]
-    files = [e for e in listing["entries"] if e["type"] == "f"]
+    noun = _noun(listing)
+    files = _backups(listing)
     if not files:
         if incomplete := _completeness(listing):
             return incomplete
-        where = f"declared paths missing: {', '.join(listing['missing'])}" if listing["missing"] else f"no files under {', '.join(listing['roots'])}"
-        return failed(f"No backup files found ({where})", missing=listing["missing"])
+        return failed(f"No backup {noun}s found ({_nothing_found(listing)})", missing=listing["missing"])
     newest = max(files, key=lambda e: e["mtime"])
     age = _age_days(now, newest["mtime"])
     if now - newest["mtime"] > limit * 86400:
         if incomplete := _completeness(listing):
             return incomplete
-        return failed(f"Newest backup file {newest['path']} is {age} days old; the policy expects one within {limit} days", newest=newest["path"], newest_age_days=age, limit_days=limit)
-    return passed(f"Newest backup file {newest['path']} is {age} days old (limit {limit})", newest=newest["path"], newest_age_days=age, limit_days=limit)
+        return failed(f"Newest backup {noun} {newest['path']} is {age} days old; the policy expects one within {limit} days", newest=newest["path"], newest_age_days=age, limit_days=limit)
+    return passed(f"Newest backup {noun} {newest['path']} is {age} days old (limit {limit})", newest=newest["path"], newest_age_days=age, limit_days=limit)

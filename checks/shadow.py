@@ -92,7 +92,7 @@ def redact_shadow(text: str) -> str:
 
 @collector("shadow.hash_schemes", kinds=("server",), timeout=15)
 def shadow_hash_schemes(ctx: Context) -> list[dict[str, Any]]:
-    path = ctx.target.get("root_dir", "").rstrip("/") + "/etc/shadow"
+    path = ctx.rooted("/etc/shadow")
     result = ctx.run(["cat", "--", path], redact=redact_shadow)
     accounts = parse_shadow(result.text)
     if not accounts:

@@ -15,7 +15,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..errors import CollectError
+from ..errors import CollectError, NotApplicable
 from ..model import Reason, Target
 from .base import CommandResult, Connection, ShellConnection, check_argv
 from .local import LocalConnection
@@ -89,6 +89,8 @@ class Transports:
         """The server whose shell a target is reached through (a backup: its ``server``)."""
         if target.kind != "backup":
             return target
+        if not target.get("server"):
+            raise NotApplicable(f"{target.get('type')} backup {target.name} is not on a server; the {target.get('type')} checks audit it")
         server = self.targets.get(f"server:{target.get('server')}")
         if server is None:
             raise CollectError(Reason.CONFIG_ERROR, f"backup {target.name} names no server that the inventory defines")
