@@ -1,0 +1,314 @@
+"""MySQL and MariaDB: account authentication, wildcard-host accounts, required TLS, read through a read-only SQL session.
+
+Two facts:
+
+* ``mysql.variables``: ``SHOW GLOBAL VARIABLES`` for TLS, secure transport
+  and the bind address; any account may run it.
+* ``mysql.accounts``: every account's authentication methods, whether its
+  password is empty, whether it is locked, and its global privileges. On
+  MariaDB 10.4 and later from ``mysql.global_priv`` (which also holds the
+  alternatives of ``IDENTIFIED VIA a OR b``), on MySQL and older MariaDB
+  from ``mysql.user``; needs ``SELECT`` on that table. The table holds
+  password hashes: they are read into memory only to tell *empty* from
+  *set*, and what is recorded (evidence and fact) is ``user@host: plugin
+  (password set|empty), locked, N global privileges``, never a hash.
+
+An authentication method *stores a password* when its plugin is one of
+:data:`PASSWORD_PLUGINS` (or an unknown plugin with a non-empty
+authentication string). ``mysql_native_password`` stores an unsalted
+double SHA-1 that is cracked at billions of guesses per second and works
+as a password in its own right; ``caching_sha2_password`` (salted,
+iterated SHA-256) and ``ed25519`` are accepted by default. Socket, GSSAPI
+and PAM logins store no password and are not judged here. MariaDB's
+default ``root@localhost`` (``unix_socket OR mysql_native_password
+'invalid'``) stores no usable password: ``invalid`` is not a hash any
+password can match.
+
+MariaDB has no ``caching_sha2_password`` server plugin; accounts carrying it
+(migrated from MySQL) are still classified from the grant table.
+
+>>> password_state("mysql_native_password", "invalid")
+'invalid'
+>>> password_state("ed25519", "")
+'empty'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping
+
+from auditor.collect import Context
+from auditor.errors import CollectError, NotApplicable
+from auditor.model import Reason, Target
+from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.transports.db import QueryResult, recorded_query
+from checks.db_postgres import DB_LISTEN_ADDRESSES_ALLOWED, judge_listen  # noqa: F401 - the shared parameter is declared there
+
+MYSQL_AUTH_PLUGINS_ALLOWED = parameter(
+    "mysql_auth_plugins_allowed", list, ["caching_sha2_password", "ed25519", "parsec"],
+    "MySQL/MariaDB authentication plugins accepted for accounts that log in with a password "
+    "(mysql_native_password is SHA-1 based and not accepted by default).",
+)
+
+PASSWORD_PLUGINS = ("mysql_native_password", "mysql_old_password", "sha256_password", "caching_sha2_password", "ed25519", "client_ed25519", "parsec")
+NO_PASSWORD_PLUGINS = ("unix_socket", "auth_socket", "gssapi", "authentication_kerberos", "pam", "auth_pam", "authentication_pam", "authentication_ldap_sasl", "authentication_ldap_simple", "named_pipe")
+WILDCARD_HOSTS = ("%", "0.0.0.0/0.0.0.0", "0.0.0.0/0", "::/0")
+SHOWN = 20
+MAX_ROWS = 100000
+_NATIVE_HASH = re.compile(r"\*[0-9A-Fa-f]{40}")
+
+# MariaDB privilege bits of global_priv's "access" (sql/privilege.h).
+MARIADB_PRIVILEGE_BITS = (
+    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "RELOAD", "SHUTDOWN", "PROCESS", "FILE", "GRANT OPTION", "REFERENCES",
+    "INDEX", "ALTER", "SHOW DATABASES", "SUPER", "CREATE TEMPORARY TABLES", "LOCK TABLES", "EXECUTE", "REPLICATION SLAVE",
+    "BINLOG MONITOR", "CREATE VIEW", "SHOW VIEW", "CREATE ROUTINE", "ALTER ROUTINE", "CREATE USER", "EVENT", "TRIGGER",
+    "CREATE TABLESPACE", "DELETE HISTORY", "SET USER", "FEDERATED ADMIN", "CONNECTION ADMIN", "READ_ONLY ADMIN",
+    "REPLICATION SLAVE ADMIN", "REPLICATION MASTER ADMIN", "BINLOG ADMIN", "BINLOG REPLAY", "SLAVE MONITOR",
+)
+
+VARIABLES = ("have_ssl", "have_openssl", "require_secure_transport", "ssl_cert", "ssl_key", "tls_version", "bind_address", "skip_networking", "version")
+VARIABLES_SQL = "SHOW GLOBAL VARIABLES WHERE Variable_name IN (" + ", ".join(f"'{v}'" for v in VARIABLES) + ")"
+GLOBAL_PRIV_SQL = "SELECT User, Host, Priv FROM mysql.global_priv ORDER BY User, Host"
+USER_SQL = "SELECT * FROM mysql.user"
+
+PRIV_ANY = "nothing beyond the login (SHOW GLOBAL VARIABLES needs no privilege)"
+PRIV_GLOBAL_PRIV = "SELECT on mysql.global_priv"
+PRIV_USER = "SELECT on mysql.user"
+
+
+def _mysql_only(ctx: Context) -> None:
+    if ctx.target.get("engine") not in ("mysql", "mariadb"):
+        raise NotApplicable(f"the database engine is {ctx.target.get('engine')}; MySQL/MariaDB checks do not apply")
+
+
+def password_state(plugin: str, auth: str | None) -> str:
+    """``set``, ``empty``, ``invalid`` (no password can match) or ``none`` (the plugin stores no password)."""
+    auth = auth or ""
+    if plugin in NO_PASSWORD_PLUGINS or (plugin not in PASSWORD_PLUGINS and not auth):
+        return "none"
+    if auth == "":
+        return "empty"
+    if plugin == "mysql_native_password" and not _NATIVE_HASH.fullmatch(auth):
+        return "invalid"
+    return "set"
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    m = re.match(r"(\d+)\.(\d+)\.(\d+)", text or "")
+    return tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+
+
+# -- collectors --------------------------------------------------------------------
+
+
+@collector("mysql.variables", kinds=("database",), transport="db", timeout=20)
+def mysql_variables(ctx: Context) -> dict[str, Any]:
+    _mysql_only(ctx)
+    result = recorded_query(ctx, VARIABLES_SQL, max_rows=len(VARIABLES), privilege=PRIV_ANY)
+    session = ctx.conn.session()
+    return {"variables": {str(k).lower(): str(v) for k, v in result.rows}, "server": session["engine"], "server_version": session["server_version"], "session_tls": session["tls"]}
+
+
+def _global_priv_accounts(result: QueryResult) -> list[dict[str, Any]]:
+    accounts = []
+    for user, host, priv in result.rows:
+        try:
+            doc = json.loads(priv) if priv else {}
+        except (TypeError, ValueError):
+            raise CollectError(Reason.PARSE_ERROR, f"mysql.global_priv: the Priv column of {user}@{host} is not JSON") from None
+        methods = []
+        primary = {"plugin": doc.get("plugin", "mysql_native_password"), "authentication_string": doc.get("authentication_string", "")}
+        for alt in doc.get("auth_or") or [{}]:
+            method = primary if not alt else {"plugin": alt.get("plugin", ""), "authentication_string": alt.get("authentication_string", "")}
+            methods.append({"plugin": method["plugin"], "password": password_state(method["plugin"], method["authentication_string"])})
+        access = int(doc.get("access", 0) or 0)
+        privileges = [name for bit, name in enumerate(MARIADB_PRIVILEGE_BITS) if access >> bit & 1]
+        privileges += [f"bit {bit}" for bit in range(len(MARIADB_PRIVILEGE_BITS), 64) if access >> bit & 1]
+        accounts.append({
+            "account": f"{user}@{host}", "user": user, "host": host, "role": bool(doc.get("is_role")), "locked": bool(doc.get("account_locked")),
+            "methods": methods, "global_privileges": privileges,
+        })
+    return accounts
+
+
+def _user_table_accounts(result: QueryResult) -> list[dict[str, Any]]:
+    cols = [c.lower() for c in result.columns]
+    priv_cols = [(i, c[: -len("_priv")]) for i, c in enumerate(cols) if c.endswith("_priv")]
+    accounts = []
+    for row in result.rows:
+        rec = dict(zip(cols, row))
+        plugin = str(rec.get("plugin") or "mysql_native_password")
+        auth = rec.get("authentication_string")
+        if auth in (None, "") and rec.get("password"):  # MySQL < 5.7 / MariaDB < 10.4 keep native hashes in Password
+            auth = rec.get("password")
+        auth = auth.decode("utf-8", "replace") if isinstance(auth, (bytes, bytearray)) else (auth or "")
+        privileges = [name.replace("_", " ").upper() for i, name in priv_cols if str(row[i]).upper() == "Y"]
+        accounts.append({
+            "account": f"{rec.get('user')}@{rec.get('host')}", "user": rec.get("user"), "host": rec.get("host"),
+            "role": str(rec.get("is_role", "N")).upper() == "Y", "locked": str(rec.get("account_locked", "N")).upper() == "Y",
+            "methods": [{"plugin": plugin, "password": password_state(plugin, auth)}], "global_privileges": privileges,
+        })
+    return accounts
+
+
+def _describe_account(a: Mapping[str, Any]) -> str:
+    methods = " or ".join(f"{m['plugin']} (password {m['password']})" if m["password"] != "none" else f"{m['plugin']} (no stored password)" for m in a["methods"])
+    flags = (", ROLE" if a["role"] else "") + (", LOCKED" if a["locked"] else "")
+    privs = f", {len(a['global_privileges'])} global privilege(s): {', '.join(a['global_privileges'][:8])}{' ...' if len(a['global_privileges']) > 8 else ''}" if a["global_privileges"] else ""
+    return f"{a['account']}: {methods}{flags}{privs}"
+
+
+@collector("mysql.accounts", kinds=("database",), transport="db", timeout=30)
+def mysql_accounts(ctx: Context) -> list[dict[str, Any]]:
+    _mysql_only(ctx)
+    session = ctx.conn.session()
+    use_global_priv = session["engine"] == "mariadb" and _version_tuple(session["server_version"] or "") >= (10, 4, 0)
+    holder: dict[str, list[dict[str, Any]]] = {}
+
+    def show(result: QueryResult) -> list[str]:  # never a hash: built from the parsed accounts only
+        holder["accounts"] = accounts = _global_priv_accounts(result) if use_global_priv else _user_table_accounts(result)
+        return [_describe_account(a) for a in accounts] + ["(authentication strings are read only to tell empty from set; they are never shown)"]
+
+    if use_global_priv:
+        result = recorded_query(ctx, GLOBAL_PRIV_SQL, max_rows=MAX_ROWS, privilege=PRIV_GLOBAL_PRIV, show=show, redacted=True)
+    else:
+        result = recorded_query(ctx, USER_SQL, max_rows=MAX_ROWS, privilege=PRIV_USER, show=show, redacted=True)
+    if result.truncated:
+        raise CollectError(Reason.PARSE_ERROR, f"more than {MAX_ROWS} accounts: the list was cut, so no verdict can rest on it")
+    return holder["accounts"]
+
+
+# -- controls ----------------------------------------------------------------------
+
+_DB = dict(kinds=("database",))
+
+
+def _login_accounts(accounts: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [a for a in accounts if not a["role"] and not a["locked"]]
+
+
+@control(
+    "PWHASH-MYSQL-AUTH-PLUGINS", family="password_hashing", **_DB, severity="high", facts=("mysql.accounts",), params=("mysql_auth_plugins_allowed",),
+    references=("GDPR Art. 32(1)(a)", "MySQL 8.0 Reference Manual 8.4.1 Authentication Plugins", "MariaDB docs: Authentication Plugin - ed25519"),
+    title="MySQL/MariaDB accounts store passwords with a strong authentication plugin",
+    rationale="mysql_native_password stores SHA1(SHA1(password)) without salt: identical passwords have identical hashes, GPUs test billions "
+    "per second, and the hash itself is enough to log in. caching_sha2_password and ed25519 store salted or public-key forms that are not.",
+)
+def mysql_auth_plugins(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    accounts = facts["mysql.accounts"]
+    allowed = set(params["mysql_auth_plugins_allowed"])
+    counts: dict[str, int] = {}
+    weak = []
+    for a in _login_accounts(accounts):
+        for m in a["methods"]:
+            if m["password"] in ("set", "empty"):
+                counts[m["plugin"]] = counts.get(m["plugin"], 0) + 1
+                if m["plugin"] not in allowed:
+                    weak.append({"account": a["account"], "plugin": m["plugin"]})
+    locked_weak = sorted({a["account"] for a in accounts if a["locked"] and not a["role"] and any(m["password"] == "set" and m["plugin"] not in allowed for m in a["methods"])})
+    details = {"password_plugins": counts, "accounts": len(_login_accounts(accounts)), "locked_with_weak_plugin": locked_weak}
+    if weak:
+        listing = ", ".join(f"{w['account']} ({w['plugin']})" for w in weak[:SHOWN])
+        return failed(f"{len(weak)} account login method(s) store the password with a plugin the policy does not accept: {listing}", weak=weak, **details)
+    if not counts:
+        return passed("No unlocked account logs in with a stored password (socket, GSSAPI or PAM logins only)", **details)
+    return passed(f"Every account that logs in with a password uses an accepted plugin ({', '.join(sorted(counts))})", **details)
+
+
+@control(
+    "PWHASH-MYSQL-EMPTY-PASSWORDS", family="password_hashing", **_DB, severity="critical", facts=("mysql.accounts",),
+    references=("GDPR Art. 32(1)(b)", "CIS Oracle MySQL 8.0 Benchmark 7.3", "MariaDB docs: mariadb-secure-installation"),
+    title="No MySQL/MariaDB account has an empty password",
+    rationale="An account with a password-based plugin and an empty authentication string lets anyone who can reach the server "
+    "(from the hosts the account names) log in without any password.",
+)
+def mysql_empty_passwords(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    accounts = facts["mysql.accounts"]
+    empty = [a["account"] for a in _login_accounts(accounts) if any(m["password"] == "empty" for m in a["methods"])]
+    locked_empty = [a["account"] for a in accounts if a["locked"] and any(m["password"] == "empty" for m in a["methods"])]
+    details = {"locked_with_empty_password": locked_empty}
+    if empty:
+        return failed(f"{len(empty)} account(s) log in with an empty password: {', '.join(empty[:SHOWN])}", accounts=empty, **details)
+    return passed(f"None of the {len(_login_accounts(accounts))} unlocked account(s) has an empty password", **details)
+
+
+@control(
+    "ACCESS-MYSQL-WILDCARD-HOSTS", family="access", **_DB, severity="high", facts=("mysql.accounts",),
+    references=("GDPR Art. 32(1)(b)", "CIS Oracle MySQL 8.0 Benchmark 7.5", "MySQL 8.0 Reference Manual 6.2.4 Specifying Account Names"),
+    title="No MySQL/MariaDB account with global privileges can log in from any host",
+    rationale="An account at host '%' accepts logins from every address; with global privileges (on *.*) one guessed or leaked "
+    "password opens every database of the server to the whole network.",
+)
+def mysql_wildcard_hosts(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    accounts = facts["mysql.accounts"]
+    wild = [a for a in _login_accounts(accounts) if a["host"] in WILDCARD_HOSTS]
+    offenders = [a for a in wild if a["global_privileges"]]
+    details = {"wildcard_accounts": [a["account"] for a in wild]}
+    if offenders:
+        listing = "; ".join(f"{a['account']} ({', '.join(a['global_privileges'][:6])}{' ...' if len(a['global_privileges']) > 6 else ''})" for a in offenders[:SHOWN])
+        return failed(f"{len(offenders)} account(s) at host '%' hold global privileges: {listing}", offenders=[{"account": a["account"], "global_privileges": a["global_privileges"]} for a in offenders], **details)
+    note = f" ({len(wild)} '%' account(s) hold database-level privileges only)" if wild else ""
+    return passed(f"No account at host '%' holds global privileges{note}", **details)
+
+
+@control(
+    "ACCESS-MYSQL-BIND-ADDRESS", family="access", **_DB, severity="medium", facts=("mysql.variables",), params=("db_listen_addresses_allowed",),
+    references=("GDPR Art. 32(1)(b)", "CIS Oracle MySQL 8.0 Benchmark 9.x", "MariaDB docs: Configuring MariaDB for Remote Client Access"),
+    title="MySQL/MariaDB listens only on the addresses the policy allows",
+    rationale="bind_address decides which networks can reach the server; '*' or an empty value exposes it on every interface, "
+    "public ones included.",
+)
+def mysql_bind_address(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    variables = facts["mysql.variables"]["variables"]
+    if variables.get("skip_networking", "OFF").upper() == "ON":
+        return passed("skip_networking is ON: the server accepts no TCP connections", skip_networking="ON")
+    value = variables.get("bind_address")
+    if value is None:
+        return unverified("The server reports no bind_address variable; where it listens cannot be told", reason="incomplete_evidence")
+    addresses = [a.strip() for a in value.split(",")] if value.strip() else ["*"]
+    return judge_listen(addresses, list(params["db_listen_addresses_allowed"]), f"bind_address ({value!r})")
+
+
+@control(
+    "TLS-MYSQL-REQUIRE-SECURE-TRANSPORT", family="tls", **_DB, severity="high", facts=("mysql.variables",),
+    references=("GDPR Art. 32(1)(a)", "MySQL 8.0 Reference Manual 6.3.1 Configuring MySQL to Use Encrypted Connections", "MariaDB docs: Secure Connections Overview"),
+    title="MySQL/MariaDB refuses unencrypted TCP connections (require_secure_transport)",
+    rationale="Even with TLS configured, clients may connect without it unless the server requires it; then queries, "
+    "results with personal data and (for older plugins) password exchanges cross the network in clear text.",
+)
+def mysql_require_secure_transport(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    fact = facts["mysql.variables"]
+    value = fact["variables"].get("require_secure_transport")
+    if value is None:
+        return failed(
+            f"{fact.get('server_version') or 'This server'} has no require_secure_transport (MariaDB before 10.5.2, MySQL before 5.7.8): "
+            "TLS cannot be required server-wide; require it per account (REQUIRE SSL) and upgrade", require_secure_transport=None,
+        )
+    if value.upper() not in ("ON", "1"):
+        return failed(f"require_secure_transport is {value}: clients may connect without TLS", require_secure_transport=value)
+    return passed("require_secure_transport is ON: unencrypted TCP connections are refused", require_secure_transport=value)
+
+
+@control(
+    "TLS-MYSQL-SSL", family="tls", **_DB, severity="high", facts=("mysql.variables",),
+    references=("GDPR Art. 32(1)(a)", "MySQL 8.0 Reference Manual 6.3.1 Configuring MySQL to Use Encrypted Connections", "MariaDB docs: Securing Connections for Client and Server"),
+    title="MySQL/MariaDB has TLS configured",
+    rationale="Without a certificate and key the server cannot encrypt any connection, whatever the clients ask for.",
+)
+def mysql_ssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    fact = facts["mysql.variables"]
+    variables = fact["variables"]
+    have = variables.get("have_ssl")
+    details = {"have_ssl": have, "tls_version": variables.get("tls_version"), "ssl_cert": variables.get("ssl_cert"), "audit_session_tls": fact.get("session_tls")}
+    session = f"; the audit session itself used {fact['session_tls']}" if fact.get("session_tls") else ""
+    if have is not None:
+        if have.upper() == "YES":
+            return passed(f"TLS is configured (have_ssl YES, protocols {variables.get('tls_version') or 'default'}){session}", **details)
+        return failed(f"TLS is not configured: have_ssl is {have}", **details)
+    if fact.get("session_tls"):  # MySQL 8.4 dropped have_ssl; the audit session's own encryption proves TLS works
+        return passed(f"TLS is configured{session}", **details)
+    if not variables.get("ssl_cert"):
+        return failed("TLS is not configured: no ssl_cert, and the audit session was not encrypted", **details)
+    return unverified("ssl_cert is set but the audit session was not encrypted and the server reports no have_ssl; whether TLS works cannot be told", **details)

@@ -1,0 +1,453 @@
+"""PostgreSQL: password hashing, required TLS and access rules, read through a read-only SQL session.
+
+Four facts, each from one query, each needing as little as possible (the
+privilege is written into the evidence of every query):
+
+* ``postgres.settings``: ``password_encryption``, ``ssl``,
+  ``listen_addresses`` from ``pg_settings`` and per-role/per-database
+  ``password_encryption`` overrides from ``pg_db_role_setting``; any login.
+* ``postgres.roles``: who is a superuser and who can log in (``pg_roles``);
+  any login.
+* ``postgres.role_passwords``: the *scheme* of each role's stored password.
+  It is computed by the server (``CASE ... END`` on ``pg_authid.rolpassword``),
+  so no hash ever leaves the database; needs ``SELECT`` on those columns of
+  ``pg_authid`` (superuser by default).
+* ``postgres.hba_rules``: ``pg_hba_file_rules``, the parsed ``pg_hba.conf``
+  as the server reads it from disk; needs ``SELECT`` on that view and
+  ``EXECUTE`` on the function behind it. The ``options`` column (which can
+  hold an LDAP bind password) is never kept.
+
+A rule is *local* when it can only match this machine: ``local`` (unix
+socket), or an address inside 127.0.0.0/8 or ::1, ``samehost`` or
+``localhost``. Everything else (other networks, ``samenet``, ``all``, host
+names) is non-local. Rules are judged one by one, wherever they are in the
+file: a bad line behind an earlier catch-all is still a bad line.
+
+>>> hba_network({"address": "10.1.0.0", "netmask": "255.255.0.0"}).with_prefixlen
+'10.1.0.0/16'
+>>> is_local_rule({"type": "host", "address": "127.0.0.1", "netmask": "255.255.255.255"})
+True
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Mapping
+
+from auditor.collect import Context
+from auditor.errors import CollectError, NotApplicable
+from auditor.model import Reason, Target
+from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.transports.db import QueryResult, recorded_query
+
+DB_LISTEN_ADDRESSES_ALLOWED = parameter(
+    "db_listen_addresses_allowed", list,
+    ["localhost", "127.0.0.0/8", "::1", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+    "Addresses a database server may listen on (PostgreSQL listen_addresses, MySQL bind_address): addresses, host names or networks "
+    "(CIDR). The wildcards '*', '0.0.0.0' and '::' are accepted only when listed literally.",
+)
+PG_HBA_OPEN_TO_ALL_ALLOWED = parameter(
+    "pg_hba_open_to_all_allowed", bool, False,
+    "Whether pg_hba.conf may accept logins from any address (0.0.0.0/0, ::/0 or 'all'), e.g. behind a firewall that the policy relies on.",
+)
+PG_SUPERUSERS_ALLOWED = parameter(
+    "pg_superusers_allowed", list, ["postgres"],
+    "PostgreSQL superuser roles that may log in (the bootstrap superuser by default).",
+)
+PG_ROLES_WITHOUT_PASSWORD_ALLOWED = parameter(
+    "pg_roles_without_password_allowed", list, [],
+    "PostgreSQL login roles accepted without a stored password (roles that authenticate only by peer, certificate or GSSAPI).",
+)
+
+SHOWN = 20
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"), ipaddress.ip_network("::ffff:127.0.0.0/104"))
+WILDCARDS = ("*", "0.0.0.0", "::")
+SETTINGS = ("password_encryption", "ssl", "listen_addresses", "port")
+
+SETTINGS_SQL = "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('password_encryption', 'ssl', 'listen_addresses', 'port') ORDER BY name"
+OVERRIDES_SQL = (
+    "SELECT COALESCE(r.rolname, '(every role)') AS role, COALESCE(d.datname, '(every database)') AS database, split_part(c.cfg, '=', 2) AS value "
+    "FROM pg_catalog.pg_db_role_setting s LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole "
+    "LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) AS c(cfg) "
+    "WHERE c.cfg LIKE 'password_encryption=%' ORDER BY 1, 2"
+)
+ROLES_SQL = "SELECT rolname, rolsuper, rolcanlogin FROM pg_catalog.pg_roles ORDER BY rolname"
+ROLE_PASSWORDS_SQL = (
+    "SELECT rolname, rolcanlogin, CASE WHEN rolpassword IS NULL THEN 'none' WHEN rolpassword = '' THEN 'empty' "
+    "WHEN rolpassword LIKE 'SCRAM-SHA-256$%' THEN 'scram-sha-256' WHEN rolpassword ~ '^md5[0-9a-f]{32}$' THEN 'md5' "
+    "ELSE 'plaintext' END AS scheme FROM pg_catalog.pg_authid WHERE rolcanlogin OR rolpassword IS NOT NULL ORDER BY rolname"
+)
+HBA_SQL = "SELECT * FROM pg_catalog.pg_hba_file_rules"
+
+PRIV_ANY = "nothing beyond LOGIN (pg_settings, pg_roles and pg_db_role_setting are readable by every role)"
+PRIV_AUTHID = "SELECT on pg_catalog.pg_authid (columns rolname, rolcanlogin, rolpassword); only superusers have it by default"
+PRIV_HBA = "SELECT on pg_catalog.pg_hba_file_rules and EXECUTE on function pg_catalog.pg_hba_file_rules(); only superusers have them by default"
+MAX_ROWS = 10000
+
+
+def _postgres_only(ctx: Context) -> None:
+    if ctx.target.get("engine") != "postgresql":
+        raise NotApplicable(f"the database engine is {ctx.target.get('engine')}; PostgreSQL checks do not apply")
+
+
+# -- collectors --------------------------------------------------------------------
+
+
+@collector("postgres.settings", kinds=("database",), transport="db", timeout=20)
+def postgres_settings(ctx: Context) -> dict[str, Any]:
+    _postgres_only(ctx)
+    settings = recorded_query(ctx, SETTINGS_SQL, max_rows=len(SETTINGS), privilege=PRIV_ANY)
+    found = {str(name): str(value) for name, value in settings.rows}
+    missing = [s for s in SETTINGS if s not in found]
+    if missing:
+        raise CollectError(Reason.PARSE_ERROR, f"pg_settings has no {', '.join(missing)} for this role; the server hides settings the audit account may not read")
+    overrides = recorded_query(ctx, OVERRIDES_SQL, max_rows=MAX_ROWS, privilege=PRIV_ANY)
+    session = ctx.conn.session()
+    return {
+        "settings": found,
+        "password_encryption_overrides": [{"role": r, "database": d, "value": v} for r, d, v in overrides.rows],
+        "server_version": session["server_version"],
+        "session_tls": session["tls"],
+    }
+
+
+@collector("postgres.roles", kinds=("database",), transport="db", timeout=20)
+def postgres_roles(ctx: Context) -> list[dict[str, Any]]:
+    _postgres_only(ctx)
+    result = recorded_query(ctx, ROLES_SQL, max_rows=MAX_ROWS, privilege=PRIV_ANY)
+    _not_cut(result, "roles")
+    return [{"role": r, "superuser": bool(s), "login": bool(lg)} for r, s, lg in result.rows]
+
+
+@collector("postgres.role_passwords", kinds=("database",), transport="db", timeout=20)
+def postgres_role_passwords(ctx: Context) -> list[dict[str, Any]]:
+    _postgres_only(ctx)
+    result = recorded_query(ctx, ROLE_PASSWORDS_SQL, max_rows=MAX_ROWS, privilege=PRIV_AUTHID)
+    _not_cut(result, "roles")
+    return [{"role": r, "login": bool(lg), "scheme": str(s)} for r, lg, s in result.rows]
+
+
+HBA_KEPT = ("line_number", "file_name", "type", "database", "user_name", "address", "netmask", "auth_method", "error")
+
+
+def _show_hba(result: QueryResult) -> list[str]:
+    lines = []
+    for rule in hba_rows(result):
+        where = f"{rule['file_name']}:" if rule.get("file_name") else "line "
+        if rule["type"] is None:
+            lines.append(f"{where}{rule['line_number']}: ERROR {rule['error']}")
+            continue
+        net = hba_network(rule)
+        addr = net.with_prefixlen if net is not None else (rule["address"] or "")
+        text = f"{where}{rule['line_number']}: {rule['type']} {','.join(rule['database'] or [])} {','.join(rule['user_name'] or [])} {addr} {rule['auth_method']}"
+        lines.append(" ".join(text.split()) + (f"  [{rule['error']}]" if rule["error"] else ""))
+    lines.append("(options are not shown: they can hold an LDAP bind password)")
+    return lines
+
+
+def hba_rows(result: QueryResult) -> list[dict[str, Any]]:
+    """pg_hba_file_rules rows → dicts of the kept columns (``options`` dropped)."""
+    rows = []
+    for row in result.rows:
+        full = dict(zip(result.columns, row))
+        rows.append({k: (list(full[k]) if isinstance(full.get(k), (list, tuple)) else full.get(k)) for k in HBA_KEPT})
+    return rows
+
+
+@collector("postgres.hba_rules", kinds=("database",), transport="db", timeout=20)
+def postgres_hba_rules(ctx: Context) -> list[dict[str, Any]]:
+    _postgres_only(ctx)
+    result = recorded_query(ctx, HBA_SQL, max_rows=MAX_ROWS, privilege=PRIV_HBA, show=_show_hba, redacted=True)
+    _not_cut(result, "pg_hba rules")
+    return hba_rows(result)
+
+
+def _not_cut(result: QueryResult, what: str) -> None:
+    if result.truncated:
+        raise CollectError(Reason.PARSE_ERROR, f"more than {MAX_ROWS} {what}: the list was cut, so no verdict can rest on it")
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def _prefix_of(netmask: str) -> int:
+    bits = bin(int(ipaddress.ip_address(netmask)))[2:]
+    return bits.count("1")
+
+
+def hba_network(rule: Mapping[str, Any]) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network an address rule matches, or None for keywords and host names."""
+    address = rule.get("address")
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    netmask = rule.get("netmask")
+    prefix = _prefix_of(netmask) if netmask else ip.max_prefixlen
+    return ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
+
+
+def is_local_rule(rule: Mapping[str, Any]) -> bool:
+    """Can this rule only match connections from this machine?"""
+    if rule.get("type") == "local":
+        return True
+    address = (rule.get("address") or "").lower()
+    if address in ("samehost", "localhost"):
+        return True
+    net = hba_network(rule)
+    if net is None:
+        return False
+    return any(net.version == lo.version and net.subnet_of(lo) for lo in LOOPBACK)  # type: ignore[arg-type]
+
+
+def is_open_to_all(rule: Mapping[str, Any]) -> bool:
+    if (rule.get("address") or "").lower() == "all":
+        return True
+    net = hba_network(rule)
+    return net is not None and net.prefixlen == 0
+
+
+def describe_rule(rule: Mapping[str, Any]) -> str:
+    addr = rule.get("address") or ""
+    net = hba_network(rule)
+    if net is not None:
+        addr = net.with_prefixlen
+    where = f"{rule['file_name']}:{rule['line_number']}" if rule.get("file_name") else f"line {rule['line_number']}"
+    return f"{where} ({rule['type']} {addr} {rule['auth_method']})".replace("  ", " ")
+
+
+def _broken_lines(rules: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [r for r in rules if r.get("type") is None]
+
+
+def _hba_unreadable(rules: list[Mapping[str, Any]]) -> Outcome | None:
+    broken = _broken_lines(rules)
+    if broken:
+        listing = "; ".join(f"line {r['line_number']}: {r['error']}" for r in broken[:5])
+        return unverified(
+            f"pg_hba.conf has {len(broken)} line(s) PostgreSQL cannot parse ({listing}); the server refuses to load such a file, "
+            "so the rules in force are not the ones on disk", errors=[{"line": r["line_number"], "error": r["error"]} for r in broken],
+        )
+    return None
+
+
+def _warnings(rules: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"line": r["line_number"], "warning": r["error"]} for r in rules if r.get("type") is not None and r.get("error")]
+
+
+def address_allowed(address: str, allowed: list[str]) -> bool | None:
+    """Is a listen address within the policy? None when it cannot be told (a host name not listed)."""
+    entry = address.strip().strip("[]")
+    listed = [str(a).strip() for a in allowed]
+    if entry in listed or entry.lower() in (a.lower() for a in listed):
+        return True
+    if any(w in listed for w in WILDCARDS):
+        return True  # a policy that accepts listening everywhere accepts any one address
+    if entry in WILDCARDS or entry == "":
+        return False
+    try:
+        ip = ipaddress.ip_address(entry)
+    except ValueError:
+        return None
+    for item in listed:
+        try:
+            net = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            continue
+        if net.version == ip.version and ip in net:
+            return True
+    return False
+
+
+def judge_listen(addresses: list[str], allowed: list[str], setting: str) -> Outcome:
+    """Shared by PostgreSQL listen_addresses and MySQL bind_address."""
+    outside = [a for a in addresses if address_allowed(a, allowed) is False]
+    unknown = [a for a in addresses if address_allowed(a, allowed) is None]
+    details = {"addresses": addresses, "allowed": list(allowed)}
+    if outside:
+        wild = [a for a in outside if a in WILDCARDS]
+        why = " (every interface of the server)" if wild else ""
+        return failed(f"{setting} includes {', '.join(outside)}{why}, outside the addresses the policy allows ({', '.join(map(str, allowed))})", outside=outside, **details)
+    if unknown:
+        return unverified(
+            f"{setting} names {', '.join(unknown)}, a host name the policy does not list; list it (or its network) in db_listen_addresses_allowed",
+            reason="config_error", unknown=unknown, **details,
+        )
+    if not addresses:
+        return passed(f"{setting} is empty: the server accepts no TCP connections (unix socket only)", **details)
+    return passed(f"The server listens only on {', '.join(addresses)}, within the policy", **details)
+
+
+# -- controls ----------------------------------------------------------------------
+
+_DB = dict(kinds=("database",))
+
+
+@control(
+    "PWHASH-PG-PASSWORD-ENCRYPTION", family="password_hashing", **_DB, severity="high", facts=("postgres.settings",),
+    references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 21.5 Password Authentication", "CIS PostgreSQL Benchmark 3.1"),
+    title="PostgreSQL hashes new passwords with SCRAM-SHA-256",
+    rationale="password_encryption decides how every password set from now on is stored. md5 stores an unsalted-by-secret MD5 of password and "
+    "user name that works as a password itself (pass-the-hash) and is cracked quickly; SCRAM-SHA-256 is salted, iterated and never replayable.",
+)
+def pg_password_encryption(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    fact = facts["postgres.settings"]
+    value = fact["settings"]["password_encryption"]
+    weak_overrides = [o for o in fact["password_encryption_overrides"] if o["value"].strip("'\"").lower() != "scram-sha-256"]
+    details = {"password_encryption": value, "overrides": fact["password_encryption_overrides"]}
+    problems = []
+    if value.lower() != "scram-sha-256":
+        problems.append(f"password_encryption is {value}")
+    if weak_overrides:
+        problems.append("overridden to " + ", ".join(f"{o['value']} for role {o['role']} in {o['database']}" for o in weak_overrides[:SHOWN]))
+    if problems:
+        return failed("; ".join(problems) + "; it must be scram-sha-256", weak_overrides=weak_overrides, **details)
+    return passed("password_encryption is scram-sha-256" + (f" (and {len(fact['password_encryption_overrides'])} override(s) too)" if fact["password_encryption_overrides"] else ""), **details)
+
+
+@control(
+    "PWHASH-PG-ROLE-PASSWORDS", family="password_hashing", **_DB, severity="high", facts=("postgres.role_passwords",),
+    params=("pg_roles_without_password_allowed",),
+    references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 21.5 Password Authentication", "OWASP Password Storage Cheat Sheet"),
+    title="Every PostgreSQL login role's password is stored as SCRAM-SHA-256",
+    rationale="Changing password_encryption does not rehash stored passwords: roles keep md5 verifiers (or, after old upgrades, plaintext) "
+    "until their password is set again. A login role without a password relies entirely on pg_hba's other methods.",
+)
+def pg_role_passwords(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    roles = facts["postgres.role_passwords"]
+    allowed_none = set(params["pg_roles_without_password_allowed"])
+    login = [r for r in roles if r["login"]]
+    counts: dict[str, int] = {}
+    for r in login:
+        counts[r["scheme"]] = counts.get(r["scheme"], 0) + 1
+    weak = [r for r in login if r["scheme"] != "scram-sha-256" and not (r["scheme"] == "none" and r["role"] in allowed_none)]
+    nologin_weak = [r["role"] for r in roles if not r["login"] and r["scheme"] not in ("scram-sha-256", "none")]
+    details = {"login_roles": len(login), "schemes": counts, "nologin_with_weak_password": nologin_weak, "accepted_without_password": sorted(r["role"] for r in login if r["scheme"] == "none" and r["role"] in allowed_none)}
+    if weak:
+        listing = ", ".join(f"{r['role']} ({_scheme_words(r['scheme'])})" for r in weak[:SHOWN])
+        return failed(f"{len(weak)} login role(s) have a password not stored as SCRAM-SHA-256: {listing}", weak=[{"role": r["role"], "scheme": r["scheme"]} for r in weak], **details)
+    return passed(f"All {len(login)} login role(s) store their password as SCRAM-SHA-256" + (" or are accepted without one" if details["accepted_without_password"] else ""), **details)
+
+
+def _scheme_words(scheme: str) -> str:
+    return {"none": "no password", "empty": "empty password", "plaintext": "stored in plaintext"}.get(scheme, scheme)
+
+
+@control(
+    "TLS-PG-SSL", family="tls", **_DB, severity="high", facts=("postgres.settings",),
+    references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 19.9 Secure TCP/IP Connections with SSL"),
+    title="PostgreSQL has TLS turned on",
+    rationale="With ssl off the server cannot encrypt any connection: passwords (for md5/password methods) and every row of personal data "
+    "cross the network in clear text.",
+)
+def pg_ssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    fact = facts["postgres.settings"]
+    value = fact["settings"]["ssl"]
+    details = {"ssl": value, "audit_session_tls": fact.get("session_tls")}
+    if value.lower() != "on":
+        return failed(f"ssl is {value}: the server cannot encrypt connections", **details)
+    session = f"; the audit session itself used {fact['session_tls']}" if fact.get("session_tls") else ""
+    return passed(f"ssl is on{session}", **details)
+
+
+@control(
+    "TLS-PG-HBA-HOSTSSL", family="tls", **_DB, severity="high", facts=("postgres.hba_rules",),
+    references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 21.1 The pg_hba.conf File"),
+    title="PostgreSQL accepts non-local connections only over TLS (hostssl)",
+    rationale="A 'host' or 'hostnossl' line lets a client from another machine connect without encryption even when ssl is on; "
+    "only 'hostssl' lines (or GSSAPI-encrypted 'hostgssenc') make TLS a requirement.",
+)
+def pg_hba_hostssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    rules = facts["postgres.hba_rules"]
+    if (broken := _hba_unreadable(rules)) is not None:
+        return broken
+    remote = [r for r in rules if not is_local_rule(r) and r["auth_method"] != "reject"]
+    clear = [r for r in remote if r["type"] in ("host", "hostnossl", "hostnogssenc")]
+    details = {"non_local_rules": [describe_rule(r) for r in remote], "warnings": _warnings(rules)}
+    if clear:
+        return failed(
+            f"{len(clear)} pg_hba rule(s) accept non-local connections without TLS: " + ", ".join(describe_rule(r) for r in clear[:SHOWN]) + " (use hostssl)",
+            lines=[r["line_number"] for r in clear], **details,
+        )
+    if not remote:
+        return passed("pg_hba accepts no non-local connection at all (local and loopback rules only)", **details)
+    return passed(f"All {len(remote)} pg_hba rule(s) for non-local connections require TLS (hostssl)", **details)
+
+
+@control(
+    "ACCESS-PG-HBA-TRUST", family="access", **_DB, severity="critical", facts=("postgres.hba_rules",),
+    references=("GDPR Art. 32(1)(b)", "PostgreSQL docs 21.4 Trust Authentication", "CIS PostgreSQL Benchmark 4.3"),
+    title="PostgreSQL never trusts non-local connections without a password",
+    rationale="'trust' lets anyone who can reach the port log in as any role the line names, superusers included, with no password at all. "
+    "It can be tolerable on a unix socket of a single-user machine, never for other machines.",
+)
+def pg_hba_trust(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    rules = facts["postgres.hba_rules"]
+    if (broken := _hba_unreadable(rules)) is not None:
+        return broken
+    trusting = [r for r in rules if r["auth_method"] == "trust" and not is_local_rule(r)]
+    local_trust = [describe_rule(r) for r in rules if r["auth_method"] == "trust" and is_local_rule(r)]
+    details = {"local_trust_rules": local_trust, "warnings": _warnings(rules)}
+    if trusting:
+        return failed(
+            f"{len(trusting)} pg_hba rule(s) let non-local clients in without any password (trust): " + ", ".join(describe_rule(r) for r in trusting[:SHOWN]),
+            lines=[r["line_number"] for r in trusting], **details,
+        )
+    note = f" ({len(local_trust)} local rule(s) use trust)" if local_trust else ""
+    return passed(f"No pg_hba rule trusts a non-local connection{note}", **details)
+
+
+@control(
+    "ACCESS-PG-HBA-OPEN", family="access", **_DB, severity="high", facts=("postgres.hba_rules",), params=("pg_hba_open_to_all_allowed",),
+    references=("GDPR Art. 32(1)(b)", "PostgreSQL docs 21.1 The pg_hba.conf File", "CIS PostgreSQL Benchmark 4.3"),
+    title="PostgreSQL does not accept logins from any address on the internet",
+    rationale="A 0.0.0.0/0, ::/0 or 'all' line lets the whole internet try passwords against the database; access to personal data "
+    "that is 'strongly restricted' names the networks that need it.",
+)
+def pg_hba_open(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    rules = facts["postgres.hba_rules"]
+    if (broken := _hba_unreadable(rules)) is not None:
+        return broken
+    open_rules = [r for r in rules if is_open_to_all(r) and r["auth_method"] != "reject"]
+    details = {"open_rules": [describe_rule(r) for r in open_rules], "rejecting_catch_all": [describe_rule(r) for r in rules if is_open_to_all(r) and r["auth_method"] == "reject"], "warnings": _warnings(rules)}
+    if open_rules and not params["pg_hba_open_to_all_allowed"]:
+        return failed(
+            f"{len(open_rules)} pg_hba rule(s) accept logins from any address: " + ", ".join(describe_rule(r) for r in open_rules[:SHOWN]) + " (name the client networks instead)",
+            lines=[r["line_number"] for r in open_rules], **details,
+        )
+    if open_rules:
+        return passed(f"{len(open_rules)} pg_hba rule(s) accept any address, which the policy allows (pg_hba_open_to_all_allowed)", **details)
+    return passed("No pg_hba rule accepts logins from any address", **details)
+
+
+@control(
+    "ACCESS-PG-LISTEN-ADDRESSES", family="access", **_DB, severity="medium", facts=("postgres.settings",), params=("db_listen_addresses_allowed",),
+    references=("GDPR Art. 32(1)(b)", "PostgreSQL docs 20.3 Connections and Authentication", "CIS PostgreSQL Benchmark 3.1.x"),
+    title="PostgreSQL listens only on the addresses the policy allows",
+    rationale="listen_addresses decides which networks can reach the server at all; '*' exposes it on every interface, "
+    "public ones included, leaving pg_hba as the only barrier.",
+)
+def pg_listen_addresses(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    value = facts["postgres.settings"]["settings"]["listen_addresses"]
+    addresses = [a.strip() for a in value.split(",") if a.strip()]
+    return judge_listen(addresses, list(params["db_listen_addresses_allowed"]), f"listen_addresses ({value!r})")
+
+
+@control(
+    "ACCESS-PG-SUPERUSERS", family="access", **_DB, severity="medium", facts=("postgres.roles",), params=("pg_superusers_allowed",),
+    references=("GDPR Art. 32(1)(b)", "CIS PostgreSQL Benchmark 4.2", "PostgreSQL docs 22.2 Role Attributes"),
+    title="Only the expected PostgreSQL superusers can log in",
+    rationale="A superuser bypasses every permission check, can read every table and run programs as the server's OS user; "
+    "each superuser that can log in is a complete key to the data and must be known and few.",
+)
+def pg_superusers(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    roles = facts["postgres.roles"]
+    allowed = set(params["pg_superusers_allowed"])
+    supers = [r["role"] for r in roles if r["superuser"] and r["login"]]
+    extra = [r for r in supers if r not in allowed]
+    details = {"login_superusers": supers, "nologin_superusers": [r["role"] for r in roles if r["superuser"] and not r["login"]], "allowed": sorted(allowed)}
+    if extra:
+        return failed(f"{len(extra)} superuser role(s) that can log in are not in the policy's list: {', '.join(extra[:SHOWN])} (login superusers: {', '.join(supers)})", unexpected=extra, **details)
+    return passed(f"Superusers that can log in: {', '.join(supers) or 'none'}; all expected", **details)
