@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on", default="low", choices=[*(s.value for s in Severity), "none"], help="lowest severity of a failed finding that makes the exit code 1 (default: low; none: never)")
     run.add_argument("--concurrency", type=_positive_int, default=16, metavar="N", help="targets audited at the same time (default: 16)")
     run.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="time allowed to each fact collector (default: the collector's own, usually 15-60 s)")
+    run.add_argument("--host-timeout", type=_positive_float, default=600.0, metavar="SECONDS", help="total time allowed to one target; what is left when it runs out is reported as error (default: 600)")
     run.add_argument("--connect-timeout", type=_positive_float, default=10.0, metavar="SECONDS", help="time allowed to each SSH connection step: TCP connect, handshake, authentication (default: 10)")
     run.add_argument("--known-hosts", metavar="FILE", help="known_hosts file for servers whose inventory entry names none (default: ~/.ssh/known_hosts); never written to")
     run.add_argument("--trust-on-first-use", action="store_true",
@@ -257,7 +258,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.known_hosts and not os.path.isfile(os.path.expanduser(args.known_hosts)):
         raise InputError(Problem("--known-hosts", None, None, f"{args.known_hosts}: file not found"))
     connect = ConnectOptions(connect_timeout=args.connect_timeout, trust_on_first_use=args.trust_on_first_use, known_hosts=args.known_hosts)
-    options = RunOptions(concurrency=args.concurrency, timeout=args.timeout, only=_split(args.only), limit=_split(args.limit), connect=connect)
+    options = RunOptions(concurrency=args.concurrency, timeout=args.timeout, host_timeout=args.host_timeout, only=_split(args.only), limit=_split(args.limit), connect=connect)
     make_plan(registry, inventory, options)  # bad --only/--limit: exit 2 before anything is contacted
     progress = Progress(sys.stderr, sys.stderr.isatty() and not args.quiet and not args.no_progress)
     run = Runner(registry, inventory, policy, options, progress).run()
