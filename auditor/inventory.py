@@ -56,6 +56,7 @@ WEB = COMMON | {
     "url": Field(string(r"https?://[^\s/]+(/\S*)?", "an http:// or https:// URL"), required=True),
     "sni": Field(string(), doc="TLS server name, if not the URL's host"),
     "ca_bundle": Field(PATH, doc="CA bundle to trust instead of the system store"),
+    "http_url": Field(string(r"http://[^\s/]+(/\S*)?", "a plain http:// URL"), doc="plain http:// URL that must redirect to https (default: the URL's host on port 80)"),
     "timeout": Field(number(0.1)),
 }
 

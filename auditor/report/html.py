@@ -30,7 +30,15 @@ FAMILY_LABELS = {
     "backup_retention": "Backup retention (backup_retention)",
     "access": "Access control (access)",
 }
-EVIDENCE_KINDS = {"command": "Command run", "file": "File read", "api": "API call", "inventory": "Taken from the inventory"}
+EVIDENCE_KINDS = {
+    "command": "Command run",
+    "file": "File read",
+    "api": "API call",
+    "inventory": "Taken from the inventory",
+    "network": "Network exchange (handshake, banner)",
+    "query": "Database query",
+    "connection": "How the target was identified",
+}
 
 
 def verdict(statuses: Iterable[str]) -> str:

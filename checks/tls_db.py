@@ -1,0 +1,51 @@
+"""TLS for database targets: does the server offer TLS at all?
+
+PostgreSQL is asked with an SSLRequest (the 8-byte packet 80877103; the
+server answers ``S`` or ``N``); MySQL and MariaDB announce TLS with the
+CLIENT_SSL flag of their initial handshake packet. Nothing else is sent: no
+user name, no password. Protocol versions and certificates of the TLS the
+server offers are judged by TLS-PROTOCOLS and the certificate controls;
+whether the server *requires* TLS of its clients is read from its
+configuration by the database checks.
+
+>>> from auditor.transports.net import PG_SSLREQUEST
+>>> PG_SSLREQUEST.hex()
+'0000000804d2162f'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from auditor.collect import Context
+from auditor.model import Target
+from auditor.registry import Outcome, collector, control, failed, passed
+
+
+@collector("tls.db_offer", kinds=("database",), transport="net", timeout=30)
+def database_tls_offer(ctx: Context) -> dict[str, Any]:
+    conn = ctx.conn
+    ep = conn.endpoints[0]
+    info, transcript = conn.database_offer(ep, budget=ctx.remaining())
+    ctx.evidence.append(transcript.evidence())
+    return {**ep.public(), **{k: v for k, v in info.items() if k not in ("upgraded",)}}
+
+
+@control(
+    "TLS-DB-OFFERED", family="tls", kinds=("database",), severity="high", facts=("tls.db_offer",),
+    references=("GDPR Art. 32(1)(a)", "PostgreSQL documentation 55.2.10 SSL Session Encryption", "MySQL documentation 8.0 Using Encrypted Connections"),
+    title="Database servers offer TLS",
+    rationale="Queries and results carry personal data, and logins carry passwords; a database server without TLS sends them in the clear to every "
+    "client, wherever the network between them runs.",
+)
+def database_tls_offered(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    fact = facts["tls.db_offer"]
+    if fact.get("protocol") == "postgresql":
+        shown = {"answer": fact.get("answer")}
+        if fact.get("tls_offered"):
+            return passed(f"PostgreSQL at {fact['endpoint'].split(' ', 1)[1]} answers S to SSLRequest", **shown)
+        return failed(f"PostgreSQL at {fact['endpoint'].split(' ', 1)[1]} answers N to SSLRequest: SSL is not enabled (ssl = off)", **shown)
+    shown = {"server_version": fact.get("server_version"), "capabilities": fact.get("capabilities")}
+    if fact.get("tls_offered"):
+        return passed(f"{fact.get('server_version')} at {fact['endpoint'].split(' ', 1)[1]} sets CLIENT_SSL in its handshake", **shown)
+    return failed(f"{fact.get('server_version')} at {fact['endpoint'].split(' ', 1)[1]} does not offer TLS (CLIENT_SSL not set in its handshake)", **shown)

@@ -1,0 +1,125 @@
+"""TLS for mail targets: STARTTLS offered, and no password accepted before it.
+
+For every service that starts in plaintext (``smtp``, ``submission``,
+``imap``, ``pop3``) the collector reads the greeting and the capabilities
+(EHLO, CAPABILITY, CAPA), sends STARTTLS (STLS for POP3) and records the
+answer, then closes the connection before any TLS handshake: no login,
+no credential, nothing else is sent. Implicit-TLS services (``smtps``,
+``imaps``, ``pop3s``) have no plaintext phase; their TLS is judged by
+TLS-PROTOCOLS and the certificate controls.
+
+>>> plaintext_login_offers({"protocol": "imap", "logindisabled": False, "auth_before_tls": ["PLAIN"]})
+['LOGIN command (no LOGINDISABLED)', 'AUTHENTICATE PLAIN']
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from auditor.collect import Context
+from auditor.errors import CollectError
+from auditor.model import Target
+from auditor.registry import Outcome, collector, control
+from checks.tls import endpoint_error, judge_endpoints, raise_if_all_failed
+
+PLAINTEXT_SERVICES = ("smtp", "submission", "imap", "pop3")
+# SASL mechanisms that send the password itself (base64 is not encryption).
+CLEARTEXT_MECHANISMS = ("PLAIN", "LOGIN")
+
+
+@collector("tls.mail_starttls", kinds=("mail",), transport="net", timeout=60)
+def mail_starttls(ctx: Context) -> dict[str, Any]:
+    conn = ctx.conn
+    records = []
+    for ep in conn.endpoints:
+        rec: dict[str, Any] = ep.public()
+        if ep.service not in PLAINTEXT_SERVICES:
+            rec["implicit_tls"] = True
+            records.append(rec)
+            continue
+        try:
+            info, transcript = conn.capabilities(ep, budget=ctx.remaining())
+            ctx.evidence.append(transcript.evidence())
+            rec.update(info)
+        except CollectError as exc:
+            rec["error"] = endpoint_error(exc)
+            ctx.record("network", f"{ep.starttls} capabilities of {ep.label}", f"# {exc.reason.value}: {exc.message}")
+        records.append(rec)
+    if not any(not r.get("implicit_tls") for r in records):
+        ctx.record("inventory", ctx.target.source, "services: " + ", ".join(r["endpoint"] for r in records) + "\n(all implicit TLS: no plaintext phase to check)")
+    raise_if_all_failed([r for r in records if not r.get("implicit_tls")])
+    return {"endpoints": records}
+
+
+def plaintext_login_offers(info: Mapping[str, Any]) -> list[str]:
+    """What a client could use to send a password before STARTTLS."""
+    protocol = info.get("protocol")
+    auth = [str(m).upper() for m in info.get("auth_before_tls") or []]
+    offers = []
+    if protocol == "smtp":
+        if info.get("auth_before_tls") is not None:
+            offers.append("AUTH " + (" ".join(auth) if auth else "(no mechanism listed)"))
+    elif protocol == "imap":
+        if not info.get("logindisabled"):
+            offers.append("LOGIN command (no LOGINDISABLED)")
+        offers.extend(f"AUTHENTICATE {m}" for m in auth if m in CLEARTEXT_MECHANISMS)
+    elif protocol == "pop3":
+        if info.get("user_before_tls"):
+            offers.append("USER/PASS")
+        offers.extend(f"AUTH {m}" for m in auth if m in CLEARTEXT_MECHANISMS)
+    return offers
+
+
+def _preamble(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    if rec.get("implicit_tls"):
+        return "skip", "implicit TLS from the first byte (no plaintext phase)", {}
+    if rec.get("error"):
+        return "error", f"could not check: {rec['error']['message']}", {"reason": rec["error"]["reason"]}
+    return None
+
+
+_REFS = ("GDPR Art. 32(1)(a)", "RFC 3207", "RFC 2595", "RFC 8314", "BSI TR-03108")
+
+
+@control(
+    "TLS-MAIL-STARTTLS", family="tls", kinds=("mail",), severity="high", facts=("tls.mail_starttls",), references=_REFS,
+    title="Mail services that start in plaintext offer STARTTLS",
+    rationale="SMTP, IMAP and POP3 on their plaintext ports carry messages, addresses and passwords in the clear unless the server offers STARTTLS and "
+    "accepts it; mail is personal data.",
+)
+def mail_starttls_offered(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        early = _preamble(rec)
+        if early is not None:
+            return early
+        command = "STLS" if rec.get("protocol") == "pop3" else "STARTTLS"
+        shown = {"offered": rec.get("starttls"), "answer": rec.get("starttls_answer")}
+        if rec.get("upgraded"):
+            return "pass", f"{command} offered and accepted ({rec.get('starttls_answer')})", shown
+        return "fail", str(rec.get("refusal") or f"{command} is not available"), shown
+
+    return judge_endpoints(facts["tls.mail_starttls"]["endpoints"], judge, what="plaintext mail services")
+
+
+@control(
+    "TLS-MAIL-PLAINTEXT-AUTH", family="tls", kinds=("mail",), severity="high", facts=("tls.mail_starttls",), references=_REFS,
+    title="Mail servers accept no password before STARTTLS",
+    rationale="A server that advertises AUTH (SMTP), LOGIN without LOGINDISABLED (IMAP) or USER (POP3) before TLS invites clients to send passwords in "
+    "the clear, and a network attacker can strip STARTTLS to collect them (Postfix: smtpd_tls_auth_only; Dovecot: disable_plaintext_auth or ssl = required).",
+)
+def mail_plaintext_auth(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        early = _preamble(rec)
+        if early is not None:
+            return early
+        offers = plaintext_login_offers(rec)
+        shown = {"before_tls": offers, "capabilities": rec.get("capability") or [line[4:] for line in rec.get("ehlo", [])[1:]]}
+        if offers:
+            return "fail", "before STARTTLS the server offers " + ", ".join(offers), shown
+        if rec.get("protocol") == "smtp":
+            return "pass", "no AUTH advertised before STARTTLS", shown
+        if rec.get("protocol") == "imap":
+            return "pass", "LOGINDISABLED advertised before STARTTLS, no cleartext AUTHENTICATE mechanism", shown
+        return "pass", "neither USER nor a cleartext SASL mechanism advertised before STLS", shown
+
+    return judge_endpoints(facts["tls.mail_starttls"]["endpoints"], judge, what="plaintext mail services")

@@ -1,0 +1,92 @@
+"""TLS for web targets: HSTS on the https URL, and plain http:// redirecting to https.
+
+One ``GET`` each, read-only, status line and headers only; no redirect is
+followed (the auditor connects only to what the inventory names). The plain
+URL is the target's ``http_url``, or its URL with ``http://`` on port 80.
+
+>>> redirects_to_https({"status": 301, "headers": [["Location", "https://shop.example.se/"]]})
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from auditor.collect import Context
+from auditor.model import Target
+from auditor.registry import Outcome, collector, control, failed, parameter, passed
+from auditor.transports.net import header_values, parse_hsts
+
+HSTS_MIN_AGE = parameter(
+    "hsts_min_age", int, 15552000,
+    "Smallest Strict-Transport-Security max-age accepted, in seconds (default 180 days).",
+)
+
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+
+def _record(ctx: Context, which: str) -> dict[str, Any]:
+    answer, transcript = ctx.conn.http_get(which, budget=ctx.remaining())
+    ctx.evidence.append(transcript.evidence())
+    answer.pop("head_lines", None)
+    return answer
+
+
+@collector("tls.hsts", kinds=("web",), transport="net", timeout=30)
+def hsts_header(ctx: Context) -> dict[str, Any]:
+    answer = _record(ctx, "https")
+    values = header_values(answer, "Strict-Transport-Security")
+    return {"url": answer["url"], "status": answer["status"], "status_line": answer["status_line"], "hsts": values, "parsed": parse_hsts(values[0]) if values else None}
+
+
+@collector("tls.http_redirect", kinds=("web",), transport="net", timeout=30)
+def http_redirect(ctx: Context) -> dict[str, Any]:
+    answer = _record(ctx, "http")
+    return {"url": answer["url"], "status": answer["status"], "status_line": answer["status_line"], "location": (header_values(answer, "Location") or [None])[0]}
+
+
+def redirects_to_https(answer: Mapping[str, Any]) -> bool:
+    location = answer.get("location") or (header_values(dict(answer), "Location") or [None])[0]
+    return answer.get("status") in REDIRECT_STATUSES and isinstance(location, str) and location.lower().startswith("https://")
+
+
+_REFS = ("GDPR Art. 32(1)(a)", "RFC 6797", "OWASP HTTP Strict Transport Security Cheat Sheet", "Mozilla Web Security Guidelines")
+
+
+@control(
+    "TLS-WEB-HSTS", family="tls", kinds=("web",), severity="medium", facts=("tls.hsts",), params=("hsts_min_age",), references=_REFS,
+    title="Websites tell browsers to use HTTPS only (HSTS)",
+    rationale="Without Strict-Transport-Security a browser that is sent to http:// once (a typed address, an old link, an attacker on the network) talks "
+    "plaintext first, and the session can be stripped of TLS. A long max-age keeps browsers on HTTPS between visits.",
+)
+def web_hsts(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    fact = facts["tls.hsts"]
+    minimum = params["hsts_min_age"]
+    shown = {"url": fact["url"], "status": fact["status"], "header": fact["hsts"], "minimum": minimum}
+    if not fact["hsts"]:
+        return failed(f"{fact['url']} sends no Strict-Transport-Security header ({fact['status_line']})", **shown)
+    parsed = fact["parsed"] or {}
+    first = fact["hsts"][0]
+    extra = f" ({len(fact['hsts'])} headers; browsers use the first)" if len(fact["hsts"]) > 1 else ""
+    age = parsed.get("max_age")
+    if age is None:
+        return failed(f"Strict-Transport-Security '{first}' has no valid max-age ({'; '.join(parsed.get('problems', []))}){extra}", **shown)
+    if age < minimum:
+        return failed(f"Strict-Transport-Security max-age is {age} s ({age / 86400:.0f} days); the policy asks at least {minimum} s ({minimum / 86400:.0f} days){extra}", **shown, max_age=age)
+    return passed(f"Strict-Transport-Security max-age={age} ({age / 86400:.0f} days){'; includeSubDomains' if parsed.get('include_subdomains') else ''}{extra}", **shown, max_age=age)
+
+
+@control(
+    "TLS-WEB-HTTP-REDIRECT", family="tls", kinds=("web",), severity="medium", facts=("tls.http_redirect",), references=_REFS,
+    title="Plain HTTP redirects to HTTPS",
+    rationale="A site that still answers pages over http:// lets visitors (and forms with personal data) use it without encryption; "
+    "it must send them to the https:// address instead.",
+)
+def web_http_redirect(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    fact = facts["tls.http_redirect"]
+    shown = {"url": fact["url"], "status": fact["status"], "location": fact["location"]}
+    if redirects_to_https(fact):
+        return passed(f"{fact['url']} redirects ({fact['status']}) to {fact['location']}", **shown)
+    if fact["status"] in REDIRECT_STATUSES:
+        return failed(f"{fact['url']} redirects ({fact['status']}) to {fact['location']!r}, which is not an https:// address", **shown)
+    return failed(f"{fact['url']} answers {fact['status_line']} over plain HTTP instead of redirecting to https://", **shown)
