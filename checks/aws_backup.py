@@ -1,0 +1,359 @@
+"""Retention in AWS: backups expire on schedule, bookkeeping records do not expire too early.
+
+Which buckets hold what is declared in the inventory: an ``aws:`` account's
+``backup_buckets`` and ``bookkeeping_buckets``, and each ``backups:`` entry
+of type ``s3`` (its ``bucket``, read through the ``aws:`` account it names,
+with its ``purpose``). Buckets nobody declared are not judged here.
+
+* **Backup buckets**: a lifecycle rule covering the whole bucket expires
+  objects within ``backup_max_age_days``. With versioning on, an expired or
+  deleted object stays as a noncurrent version until a
+  NoncurrentVersionExpiration removes it: the oldest copy can then be as old
+  as both periods together, and that sum must be within the maximum. Object
+  Lock default retention longer than the maximum keeps objects that the
+  schedule says are gone. The oldest object version actually present
+  (``s3:ListObjectVersions``, bounded at :data:`MAX_VERSIONS`) must be within
+  the maximum too, measured on the service's own clock.
+* **AWS Backup plans**: every rule and every copy action has
+  ``DeleteAfterDays`` within the maximum (no lifecycle means kept forever).
+* **Bookkeeping buckets**: nothing expires before ``bookkeeping_min_retention_years``
+  (Bokföringslagen: 7 years; a year counted as 365.25 days): no lifecycle
+  expiration of current or noncurrent versions earlier than that, whatever
+  part of the bucket a rule covers; and where Object Lock has a default
+  retention, it covers at least that long.
+
+>>> min_retention_days(7)
+2557
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from auditor.collect import Context
+from auditor.errors import CollectError, NotApplicable
+from auditor.model import Reason, Target
+from auditor.registry import Outcome, collector, control, parameter, skipped
+from auditor.transports.aws import answer_time
+
+from checks.aws_location import Judged, conclude, no_regions
+
+MAX_VERSIONS = 100_000  # object versions listed per backup bucket
+OLDEST_KEPT = 10
+DAY = 86400
+
+BOOKKEEPING_MIN_YEARS = parameter(
+    "bookkeeping_min_retention_years", int, 7,
+    "Bookkeeping records must be kept at least this many years (Bokföringslagen 7 kap. 2 §: 7 years); nothing in a bookkeeping bucket may expire earlier.",
+)
+
+
+def min_retention_days(years: int) -> int:
+    return math.ceil(years * 365.25)
+
+
+def _declared_buckets(ctx: Context) -> dict[str, str]:
+    """Bucket → purpose ("backup" or "bookkeeping") declared for this target."""
+    target = ctx.target
+    if target.kind == "backup":
+        if target.get("type") != "s3":
+            raise NotApplicable(f"backup {target.name} is of type {target.get('type')}, not s3")
+        return {target.get("bucket"): target.get("purpose", "backup")}
+    buckets: dict[str, str] = {}
+    both = sorted(set(target.get("backup_buckets") or []) & set(target.get("bookkeeping_buckets") or []))
+    if both:
+        raise CollectError(Reason.CONFIG_ERROR, f"bucket(s) {', '.join(both)} are declared both in backup_buckets and bookkeeping_buckets of {target.source}; a bucket has one purpose")
+    for name in target.get("backup_buckets") or []:
+        buckets[name] = "backup"
+    for name in target.get("bookkeeping_buckets") or []:
+        buckets[name] = "bookkeeping"
+    if not buckets:
+        raise NotApplicable(f"no backup_buckets or bookkeeping_buckets are declared for aws account {target.name}")
+    return buckets
+
+
+def _record_declaration(ctx: Context, buckets: Mapping[str, str]) -> None:
+    shown = "\n".join(f"{name}: {purpose}" for name, purpose in buckets.items())
+    ctx.record("inventory", ctx.target.source, f"{ctx.target.kind} {ctx.target.name}: buckets by purpose\n{shown}")
+
+
+_BOTH = dict(kinds=("aws", "backup"), transport="aws")
+
+
+@collector("s3.retention_config", **_BOTH, timeout=120)
+def s3_retention_config(ctx: Context) -> dict[str, Any]:
+    """``s3:GetBucketVersioning``, ``s3:GetBucketLifecycleConfiguration`` and ``s3:GetObjectLockConfiguration`` of each declared bucket."""
+    buckets = _declared_buckets(ctx)
+    _record_declaration(ctx, buckets)
+    conn = ctx.conn
+
+    def read(bucket: str) -> dict[str, Any]:
+        region = conn.bucket_client_region(bucket)
+        versioning = conn.call(ctx, "s3", "GetBucketVersioning", region, Bucket=bucket)
+        lifecycle = conn.call(ctx, "s3", "GetBucketLifecycleConfiguration", region, absent=("NoSuchLifecycleConfiguration",), Bucket=bucket)
+        lock = conn.call(ctx, "s3", "GetObjectLockConfiguration", region, absent=("ObjectLockConfigurationNotFoundError",), Bucket=bucket)
+        lock_config = (lock or {}).get("ObjectLockConfiguration") or None
+        return {
+            "purpose": buckets[bucket],
+            "versioning": versioning.get("Status"),
+            "lifecycle": [_plain_rule(r) for r in (lifecycle or {}).get("Rules", [])],
+            "lifecycle_configured": lifecycle is not None,
+            "object_lock": _lock(lock_config) if lock_config else None,
+        }
+
+    value = conn.each_bucket(ctx, list(buckets), read)
+    value["declared"] = dict(buckets)
+    return value
+
+
+def _plain_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    exp = rule.get("Expiration") or {}
+    nce = rule.get("NoncurrentVersionExpiration") or {}
+    return {
+        "id": rule.get("ID") or "(no id)",
+        "enabled": rule.get("Status") == "Enabled",
+        "scope": _scope_of(rule),
+        "expiration_days": exp.get("Days"),
+        "expiration_date": exp["Date"].isoformat() if hasattr(exp.get("Date"), "isoformat") else exp.get("Date"),
+        "noncurrent_days": nce.get("NoncurrentDays"),
+        "newer_noncurrent_versions": nce.get("NewerNoncurrentVersions"),
+    }
+
+
+def _scope_of(rule: Mapping[str, Any]) -> str | None:
+    """None when the rule covers the whole bucket, else a description of its filter."""
+    if "Filter" not in rule:
+        prefix = rule.get("Prefix") or ""
+        return f"prefix {prefix!r}" if prefix else None
+    flt = rule.get("Filter") or {}
+    parts = flt.get("And", flt)
+    shown = []
+    if parts.get("Prefix"):
+        shown.append(f"prefix {parts['Prefix']!r}")
+    tags = list(parts.get("Tags") or []) + ([parts["Tag"]] if parts.get("Tag") else [])
+    shown += [f"tag {t.get('Key')}={t.get('Value')}" for t in tags]
+    for key in ("ObjectSizeGreaterThan", "ObjectSizeLessThan"):
+        if parts.get(key) is not None:
+            shown.append(f"{key} {parts[key]}")
+    return ", ".join(shown) or None
+
+
+def _lock(config: Mapping[str, Any]) -> dict[str, Any]:
+    retention = (config.get("Rule") or {}).get("DefaultRetention") or {}
+    days = retention.get("Days") or 0
+    years = retention.get("Years") or 0
+    total = days or (min_retention_days(years) if years else 0)
+    return {"enabled": config.get("ObjectLockEnabled") == "Enabled", "mode": retention.get("Mode"), "days": days or None, "years": years or None, "retention_days": total or None}
+
+
+@collector("s3.object_versions", **_BOTH, timeout=300)
+def s3_object_versions(ctx: Context) -> dict[str, Any]:
+    """``s3:ListObjectVersions`` of each declared backup bucket (every version and delete marker, up to MAX_VERSIONS)."""
+    buckets = {b: p for b, p in _declared_buckets(ctx).items() if p == "backup"}
+    if not buckets:
+        raise NotApplicable("only bookkeeping buckets are declared: no maximum age applies to them")
+    _record_declaration(ctx, buckets)
+    conn = ctx.conn
+
+    def read(bucket: str) -> dict[str, Any]:
+        answer, truncated = conn.paginate(ctx, "s3", "ListObjectVersions", conn.bucket_client_region(bucket), max_items=MAX_VERSIONS, show=_show_versions, Bucket=bucket)
+        now = answer_time(answer) or time.time()
+        versions = answer.get("Versions", [])
+        oldest = sorted(versions, key=lambda v: v["LastModified"])[:OLDEST_KEPT]
+        return {
+            "now": int(now),
+            "versions": len(versions),
+            "delete_markers": len(answer.get("DeleteMarkers", [])),
+            "truncated": truncated,
+            "oldest": [{"key": v["Key"], "version_id": v.get("VersionId"), "is_latest": v.get("IsLatest"),
+                        "last_modified": _iso(v["LastModified"]), "age_days": round((now - v["LastModified"].timestamp()) / DAY, 1)} for v in oldest],
+        }
+
+    value = conn.each_bucket(ctx, list(buckets), read)
+    value["declared"] = dict(buckets)
+    return value
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _show_versions(body: Mapping[str, Any]) -> str:
+    versions = body.get("Versions", [])
+    oldest = sorted(versions, key=lambda v: v.get("LastModified", ""))[:OLDEST_KEPT]
+    lines = [f"{len(versions)} version(s), {len(body.get('DeleteMarkers', []))} delete marker(s); oldest:"]
+    lines += [f"  {v.get('LastModified')}  {v.get('Key')}  version {v.get('VersionId')}{'' if v.get('IsLatest') else ' (noncurrent)'}  {v.get('Size')} bytes" for v in oldest]
+    return "\n".join(lines)
+
+
+# -- controls ---------------------------------------------------------------------------
+
+_RETENTION = dict(family="backup_retention", kinds=("aws", "backup"), severity="medium")
+
+
+def _whole_bucket_rules(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in config["lifecycle"] if r["enabled"] and r["scope"] is None]
+
+
+@control(
+    "BACKUP-AWS-S3-LIFECYCLE", **_RETENTION, facts=("s3.retention_config",), params=("backup_max_age_days",),
+    references=("GDPR Art. 5(1)(e)", "GDPR Art. 17"),
+    title="S3 backup buckets expire every object, and every old version, within the backup schedule",
+    rationale="Backups of deleted customer data must be 'removed according to our backup schedule'. In S3 that is a lifecycle rule on the whole bucket; "
+    "with versioning on, an expired object lingers as a noncurrent version until it expires too, and Object Lock can forbid deleting it at all.",
+)
+def s3_backup_lifecycle(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    limit = params["backup_max_age_days"]
+    fact = facts["s3.retention_config"]
+    if not any(p == "backup" for p in fact["declared"].values()):
+        return skipped("Only bookkeeping buckets are declared here: they must be kept for their legal minimum, so no maximum age applies (see BACKUP-AWS-BOOKKEEPING-RETENTION)")
+    j = Judged()
+    for bucket, config in j.per_bucket(fact, "the lifecycle configuration").items():
+        if config["purpose"] != "backup":
+            continue
+        problems = _backup_problems(config, limit)
+        j.verdict(bucket, not problems, f"{bucket}: {'; '.join(problems)}")
+        if not problems:
+            j.notes.append(f"{bucket}: {_backup_summary(config)}")
+    return conclude(j, "backup buckets", f"keep objects beyond {limit} days", f"expire objects within {limit} days")
+
+
+def _backup_problems(config: Mapping[str, Any], limit: int) -> list[str]:
+    whole = _whole_bucket_rules(config)
+    partial = [r for r in config["lifecycle"] if r["enabled"] and r["scope"] is not None and (r["expiration_days"] or r["noncurrent_days"])]
+    problems: list[str] = []
+    expiry = min((r["expiration_days"] for r in whole if r["expiration_days"]), default=None)
+    dated = [r for r in config["lifecycle"] if r["enabled"] and r["expiration_date"]]
+    if expiry is None:
+        if not config["lifecycle_configured"]:
+            problems.append("no lifecycle configuration: objects are never deleted")
+        else:
+            problems.append("no enabled lifecycle rule expires every object by age")
+        if partial:
+            problems[-1] += f" (rules {', '.join(r['id'] + ' on ' + r['scope'] for r in partial)} cover only part of the bucket)"
+        if dated:
+            problems[-1] += f" (rules {', '.join(r['id'] for r in dated)} expire on a fixed date, not by age)"
+    elif expiry > limit:
+        problems.append(f"objects expire after {expiry} days, more than {limit}")
+    if config["versioning"] in ("Enabled", "Suspended"):
+        noncurrent = min((r["noncurrent_days"] for r in whole if r["noncurrent_days"]), default=None)
+        if noncurrent is None:
+            problems.append(f"versioning is {config['versioning']} and no rule expires noncurrent versions: deleted and expired backups stay as old versions")
+        elif expiry is not None and expiry + noncurrent > limit:
+            problems.append(f"a backup can remain {expiry + noncurrent} days ({expiry} as current object, then {noncurrent} as noncurrent version), more than {limit}")
+    lock = config["object_lock"]
+    if lock and lock["enabled"] and lock["retention_days"] and lock["retention_days"] > limit:
+        problems.append(f"Object Lock ({lock['mode']}) keeps every new object {lock['retention_days']} days, longer than {limit}: the schedule cannot delete it")
+    return problems
+
+
+def _backup_summary(config: Mapping[str, Any]) -> str:
+    whole = _whole_bucket_rules(config)
+    expiry = min((r["expiration_days"] for r in whole if r["expiration_days"]), default=None)
+    text = f"objects expire after {expiry} days"
+    if config["versioning"] in ("Enabled", "Suspended"):
+        noncurrent = min((r["noncurrent_days"] for r in whole if r["noncurrent_days"]), default=None)
+        text += f", noncurrent versions {noncurrent} days later"
+    return text
+
+
+@control(
+    "BACKUP-AWS-S3-OLDEST-OBJECT", **_RETENTION, facts=("s3.object_versions",), params=("backup_max_age_days",),
+    references=("GDPR Art. 5(1)(e)", "GDPR Art. 17"),
+    title="No object version in an S3 backup bucket is older than the backup schedule allows",
+    rationale="A lifecycle rule says what should happen; the objects present say what did. Any version, current or noncurrent, "
+    "older than the schedule's maximum age keeps personal data longer than promised.",
+)
+def s3_backup_oldest_object(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    limit = params["backup_max_age_days"]
+    j = Judged()
+    for bucket, found in j.per_bucket(facts["s3.object_versions"], "the object versions").items():
+        too_old = [o for o in found["oldest"] if o["age_days"] > limit]
+        if too_old:
+            shown = ", ".join(f"{o['key']}{'' if o['is_latest'] else ' (noncurrent)'} {o['age_days']} days" for o in too_old[:5])
+            j.bad(bucket, f"{bucket}: {len(too_old)}{'+' if len(too_old) == OLDEST_KEPT else ''} version(s) older than {limit} days, oldest {shown}")
+        elif found["truncated"]:
+            j.unreadable(f"every version of bucket {bucket}", "incomplete_evidence", f"{bucket}: the listing stopped after {found['versions']} versions; older ones may exist")
+        elif found["oldest"]:
+            oldest = found["oldest"][0]
+            j.ok(bucket)
+            j.notes.append(f"{bucket}: oldest of {found['versions']} version(s) is {oldest['key']} ({oldest['age_days']} days)")
+        else:
+            j.ok(bucket)
+            j.notes.append(f"{bucket}: empty")
+    return conclude(j, "backup buckets", f"hold versions older than {limit} days", f"hold no version older than {limit} days")
+
+
+@control(
+    "BACKUP-AWS-PLAN-RETENTION", family="backup_retention", kinds=("aws",), severity="medium", facts=("aws_backup.plans",), params=("backup_max_age_days",),
+    references=("GDPR Art. 5(1)(e)", "GDPR Art. 17"),
+    title="AWS Backup plans delete recovery points, and their copies, within the backup schedule",
+    rationale="A backup rule without DeleteAfterDays keeps recovery points forever; a copy action has its own lifecycle. "
+    "Both must delete within the schedule's maximum age.",
+)
+def backup_plan_retention(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    limit = params["backup_max_age_days"]
+    if (none := no_regions(facts["aws_backup.plans"])) is not None:
+        return none
+    j = Judged()
+    for plan in j.regional(facts["aws_backup.plans"], "backup:ListBackupPlans/GetBackupPlan"):
+        for rule in plan["rules"]:
+            where = f"rule:{plan['region']}/{plan['name']}/{rule['name']}"
+            problems = []
+            days = rule["delete_after_days"]
+            if days is None:
+                problems.append("recovery points are never deleted (no DeleteAfterDays)")
+            elif days > limit:
+                problems.append(f"recovery points are deleted after {days} days, more than {limit}")
+            for copy in rule["copies"]:
+                cdays = copy["delete_after_days"]
+                if cdays is None:
+                    problems.append(f"copies to {copy['destination']} are never deleted")
+                elif cdays > limit:
+                    problems.append(f"copies to {copy['destination']} are deleted after {cdays} days, more than {limit}")
+            j.verdict(where, not problems, f"plan {plan['name']} rule {rule['name']} ({plan['region']}): {'; '.join(problems)}")
+    return conclude(j, "backup plan rules", f"keep recovery points beyond {limit} days", f"delete recovery points within {limit} days")
+
+
+@control(
+    "BACKUP-AWS-BOOKKEEPING-RETENTION", **_RETENTION, facts=("s3.retention_config",), params=("bookkeeping_min_retention_years",),
+    references=("Bokföringslagen (1999:1078) 7 kap. 2 §", "GDPR Art. 6(1)(c)"),
+    title="Nothing in an S3 bookkeeping bucket expires before the legal minimum retention",
+    rationale="Records kept for a legal obligation (transactions: 7 years in Sweden) must not be deleted earlier: no lifecycle rule may expire them, "
+    "or their previous versions, sooner, and an Object Lock default retention, where used, must cover the whole period.",
+)
+def s3_bookkeeping_retention(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    years = params["bookkeeping_min_retention_years"]
+    need = min_retention_days(years)
+    fact = facts["s3.retention_config"]
+    if not any(p == "bookkeeping" for p in fact["declared"].values()):
+        return skipped("No bookkeeping bucket is declared here (bookkeeping_buckets, or backups: with purpose: bookkeeping)")
+    j = Judged()
+    for bucket, config in j.per_bucket(fact, "the lifecycle configuration").items():
+        if config["purpose"] != "bookkeeping":
+            continue
+        problems = []
+        versioned = config["versioning"] in ("Enabled", "Suspended")
+        for rule in config["lifecycle"]:
+            if not rule["enabled"]:
+                continue
+            on = f" (on {rule['scope']})" if rule["scope"] else ""
+            if rule["expiration_days"] is not None and rule["expiration_days"] < need:
+                problems.append(f"rule {rule['id']}{on} expires objects after {rule['expiration_days']} days")
+            if rule["expiration_date"]:
+                problems.append(f"rule {rule['id']}{on} expires objects on {rule['expiration_date']}, whatever their age")
+            if versioned and rule["noncurrent_days"] is not None and rule["noncurrent_days"] < need:
+                problems.append(f"rule {rule['id']}{on} removes overwritten or deleted records (noncurrent versions) after {rule['noncurrent_days']} days")
+        lock = config["object_lock"]
+        if lock and lock["enabled"] and lock["retention_days"] and lock["retention_days"] < need:
+            problems.append(f"Object Lock default retention ({lock['mode']}) is {lock['retention_days']} days")
+        if problems:
+            j.bad(bucket, f"{bucket}: {'; '.join(problems)}, less than {years} years ({need} days)")
+        else:
+            j.ok(bucket)
+            locked = f"Object Lock {lock['mode']} {lock['retention_days']} days" if lock and lock["enabled"] and lock["retention_days"] else "no Object Lock default retention"
+            j.notes.append(f"{bucket}: no expiration before {need} days; {locked}")
+    return conclude(j, "bookkeeping buckets", f"let records expire before {years} years", f"keep records at least {years} years")
