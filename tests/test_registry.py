@@ -102,3 +102,10 @@ def test_bad_severity_and_duplicate_ids_are_rejected():
 def test_parameter_defaults_are_type_checked():
     with pytest.raises(RegistryError, match="default of parameter"):
         Registry([_module(p=parameter("fake_limit", int, "ten", "doc"))])
+
+
+def test_every_parameter_is_documented(registry):
+    with open(os.path.join(HERE, "..", "docs", "policy.md"), encoding="utf-8") as fh:
+        doc = fh.read()
+    missing = [name for name in registry.parameters if f"`{name}`" not in doc]
+    assert not missing, f"parameters missing from docs/policy.md: {missing}"
