@@ -31,6 +31,7 @@ collector can record it as evidence.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import ipaddress
@@ -43,7 +44,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -582,6 +583,23 @@ class NetConnection:
         t.got(answer)
         return {"version": "SSLv3", "accepted": False, "answer": answer, "transcript": t}
 
+    @contextlib.contextmanager
+    def _handshake_errors(self, ep: Endpoint, wire: Any) -> Iterator[None]:
+        """Map what a handshake on ``wire`` can raise to collector errors; close the wire."""
+        try:
+            yield
+        except (socket.timeout, TimeoutError):
+            self._check_open()
+            raise CollectError(Reason.TIMEOUT, f"{ep.label}: no TLS handshake within {self.timeout:g}s") from None
+        except ssl.SSLError as exc:
+            self._check_open()
+            raise NoHandshake(f"{ep.label}: the TLS handshake failed: {_ssl_reason(exc)}") from None
+        except (ConnectionError, OSError) as exc:
+            self._check_open()
+            raise NoHandshake(f"{ep.label}: connection closed during the TLS handshake ({exc.strerror or exc})") from None
+        finally:
+            wire.close()
+
     def certificates(self, ep: Endpoint, budget: float | None = None) -> tuple[dict[str, Any], list[Transcript]]:
         """The chain the server presents, and whether it verifies against the trust store.
 
@@ -594,7 +612,7 @@ class NetConnection:
         t = Transcript(f"certificate of {ep.label}" + (f" (SNI {ep.server_name})" if _is_name(ep.server_name) else "") + f", verified against the {store}")
         transcripts.append(t)
         wire, _ = self._open(ep, self._deadline(budget), t, upgrade=True)
-        try:
+        with self._handshake_errors(ep, wire):
             t.sent("ClientHello (any version, security level 0), verifying the chain")
             try:
                 tls = self._handshake(wire, _context(None, verify=True, cafile=self.cafile), ep)
@@ -606,39 +624,17 @@ class NetConnection:
             except ssl.SSLCertVerificationError as exc:
                 found.update(verified=False, verify_error=str(exc.verify_message), verify_code=int(exc.verify_code))
                 t.got(f"chain does not verify: {exc.verify_message} (X509 error {exc.verify_code})")
-        except (socket.timeout, TimeoutError):
-            self._check_open()
-            raise CollectError(Reason.TIMEOUT, f"{ep.label}: no TLS handshake within {self.timeout:g}s") from None
-        except ssl.SSLError as exc:
-            self._check_open()
-            raise NoHandshake(f"{ep.label}: the TLS handshake failed: {_ssl_reason(exc)}") from None
-        except (ConnectionError, OSError) as exc:
-            self._check_open()
-            raise NoHandshake(f"{ep.label}: connection closed during the TLS handshake ({exc.strerror or exc})") from None
-        finally:
-            wire.close()
         if "chain_der" not in found:  # verification failed: fetch the chain without verifying
             t2 = Transcript(f"certificate of {ep.label} (not verified)")
             transcripts.append(t2)
             wire, _ = self._open(ep, self._deadline(budget), t2, upgrade=True)
-            try:
+            with self._handshake_errors(ep, wire):
                 t2.sent("ClientHello (any version, security level 0), not verifying")
                 tls = self._handshake(wire, _context(None), ep)
                 found["chain_der"] = _chain(tls)
                 found["verified_chain_der"] = []
                 found["negotiated"] = tls.version()
                 t2.got(f"handshake {tls.version()}, {len(found['chain_der'])} certificate(s)")
-            except (socket.timeout, TimeoutError):
-                self._check_open()
-                raise CollectError(Reason.TIMEOUT, f"{ep.label}: no TLS handshake within {self.timeout:g}s") from None
-            except ssl.SSLError as exc:
-                self._check_open()
-                raise NoHandshake(f"{ep.label}: the TLS handshake failed: {_ssl_reason(exc)}") from None
-            except (ConnectionError, OSError) as exc:
-                self._check_open()
-                raise NoHandshake(f"{ep.label}: connection closed during the TLS handshake ({exc.strerror or exc})") from None
-            finally:
-                wire.close()
         self._check_open()
         for i, der in enumerate(found["chain_der"]):
             t.note(f"certificate {i}: sha256 {hashlib.sha256(der).hexdigest()}")
