@@ -15,7 +15,7 @@ from typing import Any
 from .errors import InputError, Problem
 from .model import Target, sha256_hex
 from .secrets import secret
-from .yamlsrc import MISSING, Checker, Field, LList, LMap, boolean, check_mapping, integer, list_of, load, mapping_of, number, string, suggest
+from .yamlsrc import MISSING, Checker, Field, LList, LMap, boolean, check_mapping, integer, list_of, load, number, string, suggest
 
 NAME = string(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", "a name of letters, digits, '.', '_' or '-'")
 COUNTRY = string(r"[A-Z]{2}", "an ISO 3166 two-letter country code in capitals, e.g. SE")

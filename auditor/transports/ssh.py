@@ -606,6 +606,7 @@ class SSHConnection:
         killed by a signal, or stopped here because its output was truncated.
         """
         argv = check_argv(argv)
+        sudo = sudo and self.endpoint.user != "root"  # root needs no sudo (and may not have it installed)
         recorded = (*SUDO, *argv) if sudo else argv
         command = shlex.join([*(SUDO if sudo else ()), *LOCALE, *argv])
         shown = shlex.join(recorded)
