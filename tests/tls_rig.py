@@ -586,7 +586,9 @@ class Postfix:
             with open(os.path.join(self.folder, "queue", "pid", "master.pid"), encoding="ascii") as fh:
                 pid = int(fh.read().strip())
             with open(f"/proc/{pid}/environ", "rb") as fh:
-                mine = f"MAIL_CONFIG={os.path.join(self.folder, 'etc')}".encode() in fh.read().split(b"\0")
+                environ = fh.read().split(b"\0")
+            # master rewrites its environment: it keeps queue_directory=..., not always MAIL_CONFIG
+            mine = f"MAIL_CONFIG={os.path.join(self.folder, 'etc')}".encode() in environ or f"queue_directory={os.path.join(self.folder, 'queue')}".encode() in environ
             return pid if mine else None
         except (OSError, ValueError):
             return None
