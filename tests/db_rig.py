@@ -46,7 +46,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
@@ -398,6 +398,25 @@ def _pg_plant(cluster: PgCluster, weak: bool, audit_pw: str, nogrant_pw: str, md
             conn.execute(stmt.replace("change-me", audit_pw))
 
 
+def _in_parallel(start: Callable[[Any], None], servers: Sequence[Any]) -> None:
+    """Start ``servers`` at the same time (each one thread); re-raise the first failure."""
+    errors: list[BaseException] = []
+
+    def run(server: Any) -> None:
+        try:
+            start(server)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(srv,)) for srv in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 def postgres_rig_start() -> PostgresRig:
     install()
     bindir = pg_bindir()
@@ -411,22 +430,11 @@ def postgres_rig_start() -> PostgresRig:
         os.makedirs(cluster.root, mode=0o755)
     rig = PostgresRig(bindir, root, certs, weak, strong, md5_password=secrets.token_urlsafe(12), plaintext_password="Plain-" + secrets.token_urlsafe(12))
     try:
-        errors: list[BaseException] = []
-
         def boot(cluster: PgCluster) -> None:
-            try:
-                cluster.init(bindir)
-                cluster.start(bindir)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                errors.append(exc)
+            cluster.init(bindir)
+            cluster.start(bindir)
 
-        threads = [threading.Thread(target=boot, args=(c,)) for c in (weak, strong)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        _in_parallel(boot, (weak, strong))
         for cluster in (weak, strong):
             _pg_plant(cluster, cluster is weak, os.environ[ENV["audit"]], os.environ[ENV["nogrant"]], rig.md5_password, rig.plaintext_password)
     except BaseException:
@@ -607,21 +615,7 @@ def mariadb_rig_start() -> MariaRig:
             _own(server.root, "mysql")
             shutil.copytree(template, server.data, symlinks=True)
             _run(["chown", "-R", "mysql:mysql", server.data])
-        errors: list[BaseException] = []
-
-        def boot(server: MariaServer) -> None:
-            try:
-                server.start()
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=boot, args=(s,)) for s in (weak, strong)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        _in_parallel(MariaServer.start, (weak, strong))
         for server in (weak, strong):
             _my_plant(server, server is weak, os.environ[ENV["audit"]], os.environ[ENV["nogrant"]], passwords)
         rig.ed25519_empty = weak.sql("SELECT JSON_VALUE(Priv, '$.authentication_string') FROM mysql.global_priv WHERE User = 'ed_empty'")[0][0]
