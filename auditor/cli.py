@@ -1,4 +1,4 @@
-"""Command line: ``auditor run | validate | controls``.
+"""Command line: ``auditor run | validate | controls | verify | render | diff | history | keygen``.
 
 Exit codes (also in README and ``auditor --help``):
 
@@ -18,7 +18,7 @@ import os
 import sys
 import traceback
 from importlib import resources
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from . import __version__
 from .errors import InputError, Problem
@@ -26,7 +26,9 @@ from .inventory import load_inventory
 from .model import FAMILIES, Severity, Status
 from .policy import DEFAULT_POLICY, builtin_policies, load_policy
 from .registry import Registry, RegistryError
-from .report import FORMATS, run_document, write_report
+from .folders import newest_report, point_latest, prune, write_with_free_name
+from .integrity import PASSPHRASE_ENV, load_private_key
+from .report import FORMATS, LANGUAGES, RENDERERS, run_document, write_report
 from .runner import RunOptions, Runner, make_plan
 from .timeutil import utc_now
 from .transports import ConnectOptions
@@ -52,10 +54,16 @@ for machines, JUnit XML for CI, Markdown for job summaries.
 
 examples:
   auditor run                               audit this machine (bundled inventory)
-  auditor run inventories/prod.yaml --policy webbplats-nu
+  auditor run inventories/prod.yaml --policy webbplats-nu --lang sv
   auditor run prod.yaml --only access --limit web1 --fail-on high
+  auditor run prod.yaml --waivers waivers.yaml --sign audit.key --keep 30 --baseline previous
   auditor validate prod.yaml                check an inventory without contacting anything
   auditor controls                          list every control
+  auditor verify reports/latest --key audit.key.pub
+                                            prove a report folder was not altered
+  auditor diff reports/20261101T020000Z reports/latest
+                                            what changed between two runs
+  auditor history                           pass/fail/error per family over time
 """
 
 
@@ -93,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trust-on-first-use", action="store_true",
                      help="accept the SSH host key of a server that known_hosts does not list yet (a changed key is always refused); "
                      "every key accepted this way is recorded in the report as not verified")
+    run.add_argument("--waivers", metavar="FILE", help="waivers.yaml: accepted exceptions (control, target pattern, justification, approver, expiry); "
+                     "checked before anything is contacted; see docs/waivers.md")
+    run.add_argument("--lang", choices=LANGUAGES, help="language of the HTML and Markdown reports (default: the policy's language if sv or en, else en)")
+    run.add_argument("--sign", metavar="KEY", help="sign the report's manifest with this Ed25519 private key (from `auditor keygen`; "
+                     f"an encrypted key reads its passphrase from ${PASSPHRASE_ENV})")
+    run.add_argument("--history", metavar="PATH|URL", help="run history database: a SQLite file or a postgresql:// URL (default: OUT/history.sqlite)")
+    run.add_argument("--no-history", action="store_true", help="do not record this run in the history database (the report then shows no trend)")
+    run.add_argument("--keep", type=_positive_int, metavar="N", help="after writing, keep only the newest N report folders in OUT (older ones are deleted)")
+    run.add_argument("--baseline", metavar="DIR|previous",
+                     help="compare with an earlier report folder (previous: the newest one in OUT before this run) and exit 1 only on NEW violations "
+                     "(3 on new errors); prints the difference")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the report path and the exit reason")
     run.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
 
@@ -100,6 +119,49 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Load and validate INVENTORY and the policy; print every problem with file:line:column.\nExit 0 when valid, 2 when not.")
     val.add_argument("inventory", nargs="?", help="inventory YAML file (default: the bundled localhost inventory)")
     _policy_arg(val)
+
+    ver = sub.add_parser("verify", help="check that a report folder was not altered (digests and signature)", formatter_class=fmt,
+                         description="Recompute the digest of every file, fact, finding and section of a report folder, check the\n"
+                         "signature (manifest.sig) and that the reports are the rendering of run.json. Names every altered item.\n\n"
+                         "exit codes: 0 intact (and signed by KEY when --key is given), 1 altered or not signed as required, 2 usage")
+    ver.add_argument("folder", metavar="REPORT_DIR", help="a report folder (reports/<timestamp> or reports/latest)")
+    ver.add_argument("--key", metavar="PUB", help="the public key the report must be signed with (the .pub file of `auditor keygen`, or an ssh-ed25519 line)")
+
+    ren = sub.add_parser("render", help="re-render the HTML, JUnit and Markdown reports of a stored run.json", formatter_class=fmt,
+                         description="Render the reports of a stored run again, from run.json alone. With the same auditor version the\n"
+                         "result is byte for byte the report written by the run.\n\n"
+                         "exit codes: 0 written (or identical with --check), 1 --check found a difference, 2 usage")
+    ren.add_argument("run", metavar="RUN", help="run.json, or the report folder holding it")
+    ren.add_argument("--out", metavar="DIR", help="folder to write into (default: the folder of RUN; files there are only replaced by identical content unless --lang changes)")
+    ren.add_argument("--format", default=",".join(RENDERERS), metavar="LIST", help=f"comma-separated from {', '.join(RENDERERS)} (default: all)")
+    ren.add_argument("--lang", choices=LANGUAGES, help="render in this language instead of the run's own")
+    ren.add_argument("--check", action="store_true", help="write nothing; compare the renderings with the files in the run's folder")
+
+    dif = sub.add_parser("diff", help="compare two runs: new violations, fixed, still open, new errors", formatter_class=fmt,
+                         description="Compare two runs (report folders or run.json files), OLD first.\n\n"
+                         "exit codes (--fail-on): new-violations (default) 1 when NEW has a violation OLD did not have; new-findings also 3 on new errors;\n"
+                         "any-violations 1 when NEW has any violation; never 0. 2 on bad input.")
+    dif.add_argument("old", metavar="OLD")
+    dif.add_argument("new", metavar="NEW")
+    dif.add_argument("--format", choices=("text", "json", "md"), default="text", help="output format (default: text; md suits a CI job summary)")
+    dif.add_argument("--fail-on", choices=("new-violations", "new-findings", "any-violations", "never"), default="new-violations", help="what makes the exit code non-zero (default: new-violations)")
+    dif.add_argument("--min-severity", choices=[s.value for s in Severity], default="low", help="ignore violations below this severity for the exit code (default: low)")
+
+    his = sub.add_parser("history", help="pass/fail/error per family over the recorded runs", formatter_class=fmt,
+                         description="Show the runs recorded in the history database, newest first, with per-family pass/fail/error counts.")
+    his.add_argument("--history", metavar="PATH|URL", help="history database (default: reports/history.sqlite)")
+    his.add_argument("--inventory", metavar="NAME", help="only runs of this inventory (its name)")
+    his.add_argument("--policy", metavar="ID", help="only runs with this policy id")
+    his.add_argument("--family", choices=FAMILIES, help="only this family")
+    his.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="how many runs (default: 20)")
+    his.add_argument("--json", action="store_true", help="machine-readable output")
+
+    key = sub.add_parser("keygen", help="make an Ed25519 key pair for signing reports", formatter_class=fmt,
+                         description="Write a new Ed25519 private key to PATH (mode 0600) and its public key to PATH.pub.\n"
+                         f"With ${PASSPHRASE_ENV} set, the private key is encrypted with it.\n"
+                         "Keep the private key on the audit host only; give the .pub file to whoever verifies reports.")
+    key.add_argument("path", metavar="PATH", nargs="?", default="auditor-signing.key", help="private key file (default: ./auditor-signing.key)")
+    key.add_argument("--force", action="store_true", help="replace an existing key pair")
 
     ctl = sub.add_parser("controls", help="list the controls, their family, severity and target kinds", formatter_class=fmt)
     ctl.add_argument("--family", choices=FAMILIES, help="only this family")
@@ -149,11 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
-        if args.command == "validate":
-            return cmd_validate(args)
-        return cmd_controls(args)
+        command = {"validate": cmd_validate, "controls": cmd_controls, "verify": cmd_verify, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
+        return command[args.command](args)
     except InputError as exc:
-        _print_problems(exc.problems, sys.stderr)
+        _print_problems(exc.problems, sys.stderr, audited=args.command in ("run", "validate"))
         return EXIT_USAGE
     except RegistryError as exc:
         print(f"auditor: a check module is broken: {exc}", file=sys.stderr)
@@ -167,11 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _print_problems(problems: Sequence[Problem], out: TextIO) -> None:
+def _print_problems(problems: Sequence[Problem], out: TextIO, audited: bool = True) -> None:
     for p in problems:
         print(f"auditor: error: {p}", file=out)
     n = len(problems)
-    print(f"auditor: {n} problem{'s' if n != 1 else ''} found; nothing was audited.", file=out)
+    print(f"auditor: {n} problem{'s' if n != 1 else ''} found{'; nothing was audited' if audited else ''}.", file=out)
 
 
 def _load(args: argparse.Namespace) -> tuple[Registry, Any, Any]:
@@ -255,30 +316,215 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError([Problem("--format", None, None, f"unknown format {f!r}; choose from {', '.join(FORMATS)}") for f in unknown])
     registry, inventory, policy = _load(args)
+    # Everything the user gave is checked before any target is contacted.
+    problems: list[Problem] = []
+    waivers = signing_key = baseline = None
     if args.known_hosts and not os.path.isfile(os.path.expanduser(args.known_hosts)):
-        raise InputError(Problem("--known-hosts", None, None, f"{args.known_hosts}: file not found"))
+        problems.append(Problem("--known-hosts", None, None, f"{args.known_hosts}: file not found"))
+    if args.waivers:
+        from .waivers import load_waivers
+
+        try:
+            waivers = load_waivers(args.waivers, registry)
+        except InputError as exc:
+            problems += exc.problems
+    if args.sign:
+        try:
+            signing_key = load_private_key(args.sign)
+        except InputError as exc:
+            problems += exc.problems
+    if args.baseline:
+        try:
+            baseline = _baseline(args.baseline, args.out)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
     connect = ConnectOptions(connect_timeout=args.connect_timeout, trust_on_first_use=args.trust_on_first_use, known_hosts=args.known_hosts)
     options = RunOptions(concurrency=args.concurrency, timeout=args.timeout, host_timeout=args.host_timeout, only=_split(args.only), limit=_split(args.limit), connect=connect)
     make_plan(registry, inventory, options)  # bad --only/--limit: exit 2 before anything is contacted
     progress = Progress(sys.stderr, sys.stderr.isatty() and not args.quiet and not args.no_progress)
-    run = Runner(registry, inventory, policy, options, progress).run()
+    run = Runner(registry, inventory, policy, options, progress, waivers=waivers).run()
     progress.finish()
-    doc = run_document(run)
-    folder = _write(doc, args.out, formats)
+    lang = args.lang or (policy.language if policy.language in LANGUAGES else "en")
+    doc = run_document(run, lang)
+    history = None if args.no_history else _open_history(args.history or os.path.join(args.out, "history.sqlite"))
+    if history is not None:
+        doc["trend"] = _history_call(lambda: history.trend(doc["inventory"]["name"], doc["policy"]["id"], before=doc["started_at"]), [])
+    stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+    folder = write_with_free_name(args.out, stamp, lambda name: write_report(doc, args.out, name, formats, signing_key))
+    point_latest(args.out, folder)
+    if history is not None:
+        _history_call(lambda: history.record(doc, os.path.abspath(folder)), None)
+        history.close()
+    removed = prune(args.out, args.keep, protect=folder) if args.keep else []
     code, why = exit_code(doc, args.fail_on)
     _print_summary(doc, folder, code, why, args.quiet)
+    if removed and not args.quiet:
+        print(f"pruned {len(removed)} old report folder(s) (--keep {args.keep})")
+    if baseline is not None:
+        code, why = _compare_with_baseline(baseline, doc, args)
+    if signing_key is not None and not args.quiet:
+        from .integrity import key_id
+
+        print(f"signed with key {key_id(signing_key.public_key())}")
+    if baseline is not None:
+        print(f"exit {code}: {why}")
     return code
 
 
-def _write(doc: dict[str, Any], out: str, formats: tuple[str, ...]) -> str:
-    stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
-    for n in range(1, 100):
-        name = stamp if n == 1 else f"{stamp}-{n}"
+def _baseline(spec: str, out: str) -> dict[str, Any] | None:
+    """The run document to compare with; None when ``previous`` finds no earlier run."""
+    from .diff import load_run
+
+    if spec == "previous":
+        folder = newest_report(out)
+        return load_run(folder) if folder else None
+    return load_run(spec)
+
+
+def _compare_with_baseline(baseline: dict[str, Any] | None, doc: dict[str, Any], args: argparse.Namespace) -> tuple[int, str]:
+    from .diff import diff_exit_code, diff_runs, render_text
+
+    if not doc["complete"]:
+        return EXIT_INTERRUPTED, "the run was interrupted; the report is incomplete"
+    if baseline is None:
+        print("baseline: no earlier report in the output folder; every violation counts as new")
+        baseline = {**doc, "findings": [], "targets": [], "controls": [], "run_id": "none", "started_at": "", "complete": True}
+    d = diff_runs(baseline, doc)
+    if not args.quiet:
+        print(f"\ncompared with run {baseline.get('run_id')} ({baseline.get('started_at') or 'none'}):")
+        print(render_text(d).rstrip())
+    fail_on = "never" if args.fail_on == "none" else "new-findings"
+    return diff_exit_code(d, fail_on, "low" if args.fail_on == "none" else args.fail_on)
+
+
+def _open_history(location: str) -> Any:
+    from .history import HistoryError, open_history
+
+    try:
+        return open_history(location)
+    except HistoryError as exc:
+        print(f"auditor: warning: run history not available: {exc}", file=sys.stderr)
+        return None
+
+
+def _history_call(call: Callable[[], Any], fallback: Any) -> Any:
+    from .history import HistoryError
+
+    try:
+        return call()
+    except HistoryError as exc:
+        print(f"auditor: warning: run history: {exc}", file=sys.stderr)
+        return fallback
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .integrity import load_public_key, verify_folder
+    from .report import render_reports
+
+    folder = args.folder
+    if not os.path.isdir(folder):
+        raise InputError(Problem(folder, None, None, "not a folder; expected a report folder such as reports/latest"))
+    key = load_public_key(args.key) if args.key else None
+    result = verify_folder(folder, key, rerender=render_reports, tool_version=__version__)
+    for p in result.problems:
+        print(f"ALTERED  {p}")
+    for n in result.notes:
+        print(f"note: {n}")
+    counts = ", ".join(f"{n} {what}" for what, n in result.checked.items())
+    if result.ok:
+        signed = f"; signed by {result.signed_by}" if result.signed_by else "; not signed"
+        print(f"{folder}: intact ({counts} checked{signed})")
+        return EXIT_OK
+    print(f"{folder}: NOT intact: {len(result.problems)} problem(s)")
+    return EXIT_VIOLATIONS
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .diff import load_run
+    from .report import render_reports
+
+    formats = _split([args.format])
+    unknown = [f for f in formats if f not in RENDERERS]
+    if unknown:
+        raise InputError([Problem("--format", None, None, f"unknown format {f!r}; choose from {', '.join(RENDERERS)}") for f in unknown])
+    doc = load_run(args.run)
+    if args.lang:
+        doc["lang"] = args.lang
+    source = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(args.run))
+    files = render_reports(doc, formats)
+    if args.check:
+        differ = []
+        for name, data in files.items():
+            path = os.path.join(source, name)
+            same = os.path.isfile(path) and open(path, "rb").read() == data
+            print(f"{'same' if same else 'DIFFERENT':<9} {path}")
+            if not same:
+                differ.append(name)
+        return EXIT_VIOLATIONS if differ else EXIT_OK
+    out = args.out or source
+    if not args.out:
+        changed = [n for n, data in files.items() if os.path.isfile(os.path.join(out, n)) and open(os.path.join(out, n), "rb").read() != data]
+        if changed:
+            raise InputError(Problem(args.run, None, None, f"re-rendering would change {', '.join(changed)} in the run's own folder (and break its manifest); pass --out DIR to write elsewhere"))
+    os.makedirs(out, exist_ok=True)
+    for name, data in files.items():
+        path = os.path.join(out, name)
+        tmp = f"{path}.tmp.{os.getpid()}"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_exit_code, diff_runs, load_run, render_json, render_markdown, render_text
+
+    problems: list[Problem] = []
+    docs = []
+    for path in (args.old, args.new):
         try:
-            return write_report(doc, out, name, formats)
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not find a free report folder name under {out}")
+            docs.append(load_run(path))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    d = diff_runs(docs[0], docs[1])
+    render = {"text": render_text, "json": render_json, "md": render_markdown}[args.format]
+    sys.stdout.write(render(d))
+    code, why = diff_exit_code(d, args.fail_on, args.min_severity)
+    print(f"exit {code}: {why}", file=sys.stderr)
+    return code
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .history import HistoryError, open_history, render_history_json, render_history_text
+
+    location = args.history or os.path.join("reports", "history.sqlite")
+    if "://" not in location and not os.path.exists(location):
+        raise InputError(Problem(location, None, None, "no history database here; runs are recorded by `auditor run` (default reports/history.sqlite) or give --history PATH|URL"))
+    try:
+        with open_history(location) as history:
+            rows = history.runs(inventory=args.inventory, policy=args.policy, limit=args.limit)
+    except HistoryError as exc:
+        raise InputError(Problem(location, None, None, str(exc))) from None
+    sys.stdout.write(render_history_json(rows) if args.json else render_history_text(rows, args.family))
+    return EXIT_OK
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from .integrity import generate_keypair
+
+    secret = os.environ.get(PASSPHRASE_ENV)
+    private, public, kid = generate_keypair(args.path, secret.encode() if secret else None, force=args.force)
+    print(f"private key: {private} (mode 0600{', encrypted with $' + PASSPHRASE_ENV if secret else ', not encrypted'})")
+    print(f"public key:  {public}")
+    print(f"key id:      {kid}")
+    print(f"sign:        auditor run ... --sign {private}")
+    print(f"verify:      auditor verify reports/latest --key {public}")
+    return EXIT_OK
 
 
 def exit_code(doc: Mapping[str, Any], fail_on: str) -> tuple[int, str]:

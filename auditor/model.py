@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 FAMILIES = ("tls", "password_hashing", "data_location", "backup_retention", "access")
 TARGET_KINDS = ("server", "web", "mail", "database", "backup", "aws", "processor")
@@ -162,6 +162,7 @@ class Finding:
     facts: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
     reason: str | None = None  # for error / skipped
+    waiver: Mapping[str, Any] | None = None  # set when status is waived: the waiver and the original_status
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ class Run:
     facts: tuple[Fact, ...]
     summary: Mapping[str, Any]
     notices: tuple[str, ...] = ()
+    waivers: Mapping[str, Any] | None = None  # the run's "waivers" section; None when no waiver file was given
 
 
 def summarise(findings: list[Finding] | tuple[Finding, ...]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 from .errors import InputError, Problem
 from .model import Promise, sha256_hex
 from .registry import Registry
-from .yamlsrc import Checker, Field, LMap, check_mapping, describe, list_of, load, mapping_of, string, suggest
+from .yamlsrc import MISSING, Checker, Field, LMap, check_mapping, describe, list_of, load, mapping_of, string, suggest
 
 DEFAULT_POLICY = "baseline-eu"
 
@@ -26,9 +26,32 @@ PROMISE_FIELDS: dict[str, Field] = {
     "quote": Field(string(), required=True, doc="the promise in the policy's own words"),
     "language": Field(string(r"[a-z]{2}", "a two-letter language code, e.g. sv")),
     "source": Field(mapping_of({"document": Field(string(), required=True), "section": Field(string()), "url": Field(string())}), required=True),
-    "summary": Field(string(), doc="what it promises in technical terms"),
+    "summary": Field(lambda v, p, pos, c: _text_or_translations(v, p, pos, c), doc="what it promises in technical terms: a string, or one per language ({en: ..., sv: ...})"),
     "controls": Field(list_of(string(), nonempty=True), required=True),
 }
+
+def _text_or_translations(value: Any, path: str, pos: tuple[int, int], chk: Checker) -> Any:
+    """A string, or a mapping of two-letter language codes to strings."""
+    if isinstance(value, dict):
+        lang = string(r"[a-z]{2}", "a two-letter language code such as sv or en")
+        text = string()
+        out = {}
+        for key, text_value in value.items():
+            code = lang(key, f"{path} key", pos, chk)
+            words = text(text_value, f"{path}.{key}", pos, chk)
+            if code is not MISSING and words is not MISSING:
+                out[code] = words
+        if not value:
+            chk.add(pos, f"{path}: expected a string or a mapping of language codes to strings (en: ..., sv: ...), found an empty mapping")
+        return out or MISSING
+    return string(hint="a string or a mapping of language codes to strings (en: ..., sv: ...)")(value, path, pos, chk)
+
+
+def _squeeze(text: str | dict[str, str]) -> str | dict[str, str]:
+    if isinstance(text, dict):
+        return {k: " ".join(v.split()) for k, v in sorted(text.items())}
+    return " ".join(text.split())
+
 
 POLICY_FIELDS: dict[str, Field] = {
     "id": Field(string(r"[a-z0-9][a-z0-9._-]*", "a lower-case id"), required=True),
@@ -155,7 +178,7 @@ def load_policy(name_or_path: str, registry: Registry, _seen: tuple[str, ...] = 
                     quote=" ".join(clean["quote"].split()),
                     language=clean.get("language") or language,
                     source=clean.get("source", {}),
-                    summary=" ".join(clean.get("summary", "").split()),
+                    summary=_squeeze(clean.get("summary", "")),
                     controls=tuple(clean.get("controls", [])),
                 )
     chk.raise_if_any()

@@ -29,8 +29,9 @@ from .inventory import Inventory
 from .model import FAMILIES, SCHEMA_VERSION, Evidence, Fact, Finding, Reason, Run, Status, Target, sha256_hex, summarise
 from .policy import Policy
 from .registry import Collector, Control, Outcome, Registry
-from .timeutil import utc_now_iso
+from .timeutil import iso, utc_now, utc_now_iso
 from .transports import ConnectOptions, Transports
+from .waivers import WaiverSet, apply_waivers
 from .yamlsrc import suggest
 
 ProgressFn = Callable[[int, int, str, Mapping[str, int]], None]
@@ -91,8 +92,9 @@ def make_plan(registry: Registry, inventory: Inventory, options: RunOptions) -> 
 
 
 class Runner:
-    def __init__(self, registry: Registry, inventory: Inventory, policy: Policy, options: RunOptions, progress: ProgressFn | None = None):
+    def __init__(self, registry: Registry, inventory: Inventory, policy: Policy, options: RunOptions, progress: ProgressFn | None = None, *, waivers: WaiverSet | None = None):
         self.registry = registry
+        self.waivers = waivers  # applied to the findings at the end; "today" is the run's UTC start date
         self.inventory = inventory
         self.policy = policy
         self.options = options
@@ -105,7 +107,8 @@ class Runner:
         self.notices: list[str] = []
 
     def run(self) -> Run:
-        started = utc_now_iso()
+        started_at = utc_now()
+        started = iso(started_at)
         plans, self.notices = make_plan(self.registry, self.inventory, self.options)
         results: dict[str, tuple[list[Fact], list[Finding]]] = {}
         complete = True
@@ -139,6 +142,7 @@ class Runner:
                 results[plan.target.id] = self._unfinished(plan)
         facts = [f for plan in plans for f in results[plan.target.id][0]]
         findings = [f for plan in plans for f in results[plan.target.id][1]]
+        waived, waiver_section = apply_waivers(findings, self.waivers, started_at.date(), {t.id: t for t in self.inventory.targets})
         used_controls = {c.id: c for plan in plans for c in plan.controls}
         return Run(
             schema_version=SCHEMA_VERSION,
@@ -153,10 +157,11 @@ class Runner:
             targets=tuple(plan.target.public() for plan in plans),
             controls=tuple(used_controls[cid].info for cid in sorted(used_controls)),
             promises=self.policy.promises,
-            findings=tuple(findings),
+            findings=waived,
             facts=tuple(facts),
-            summary=summarise(findings),
+            summary=summarise(waived),
             notices=tuple(self.notices),
+            waivers=waiver_section,
         )
 
     # -- one target ---------------------------------------------------------

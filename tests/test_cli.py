@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from auditor.folders import report_folders
 from auditor.cli import main
 
 ENV = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -38,8 +39,8 @@ def _wait_for_child(pid, argv, timeout=60):
 
 
 def _only_report(out_dir):
-    (folder,) = [d for d in os.listdir(out_dir) if not d.startswith(".")]
-    return os.path.join(out_dir, folder)
+    (folder,) = report_folders(str(out_dir))
+    return folder
 
 
 def test_run_writes_every_report_file_and_exits_with_violations(tmp_path, local_inventory, capsys):
@@ -62,7 +63,7 @@ def test_run_writes_every_report_file_and_exits_with_violations(tmp_path, local_
     run = json.load(open(os.path.join(folder, "run.json")))
     status = {f["control"]: f["status"] for f in run["findings"]}
     assert status == {"ACCESS-BACKUP-FILE-PERMISSIONS": "fail", "BACKUP-FRESHNESS": "pass", "DATA-DECLARED-LOCATION": "pass"}
-    assert run["complete"] is True and run["schema_version"] == "1.0"
+    assert run["complete"] is True and run["schema_version"] == "1.1"
     assert "exit 1: 1 violation(s)" in out and "db.sql.gz" in out
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
+from auditor.folders import report_folders
 from auditor.errors import InputError
 from auditor.inventory import SECTIONS, field_reference, load_inventory
 from auditor.secrets import SecretRef
@@ -704,7 +705,7 @@ def test_example_inventory_exposes_the_policys_us_partners(tmp_path, capsys):
     assert code == 1, out + err
     assert re.search(r"FAIL .*DATA-PROCESSOR-LOCATION +processor:google: ", out)
     assert re.search(r"FAIL .*DATA-PROCESSOR-LOCATION +processor:facebook: ", out)
-    (folder,) = list(out_dir.iterdir())
+    (folder,) = [Path(p) for p in report_folders(str(out_dir))]
     doc = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     verdicts = {f["target"]: f["status"] for f in doc["findings"] if f["control"] == "DATA-PROCESSOR-LOCATION"}
     assert verdicts == {
@@ -742,3 +743,14 @@ def test_docs_examples_are_valid_inventories(tmp_path, monkeypatch):
     # The other examples (top level, defaults, groups) stand on their own.
     for i, block in enumerate(b for b in blocks if b not in per_section):
         load_inventory(write(str(tmp_path / f"other{i}.yaml"), block))
+
+
+def test_a_date_that_does_not_exist_is_a_positioned_error_not_a_crash(tmp_path):
+    from auditor.errors import InputError
+    from auditor.inventory import load_inventory
+
+    path = tmp_path / "inv.yaml"
+    path.write_text("servers:\n  - name: x\n    connection: local\n    description: 2027-02-30\n")
+    with pytest.raises(InputError) as info:
+        load_inventory(str(path))
+    assert f"{path}:4:18: '2027-02-30' is not a real date" in str(info.value.problems[0])

@@ -532,8 +532,7 @@ def test_command_line_flags_reach_the_connection(client, tmp_path):
     empty = write(str(tmp_path / "empty_known_hosts"), "")
     assert main([*common, "--known-hosts", empty]) == 3  # unknown key: could not verify
     assert main([*common, "--known-hosts", empty, "--trust-on-first-use"]) == 1
-    newest = sorted(os.listdir(out))[-1]
-    with open(os.path.join(out, newest, "run.json"), encoding="utf-8") as fh:
+    with open(os.path.join(out, "latest", "run.json"), encoding="utf-8") as fh:
         doc = json.load(fh)
     assert doc["options"]["trust_on_first_use"] is True
     assert main([*common, "--known-hosts", str(tmp_path / "nope")]) == 2

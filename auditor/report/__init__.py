@@ -15,7 +15,10 @@ import shutil
 import tempfile
 from typing import Any, Callable
 
-from ..model import Run, sha256_hex, to_jsonable
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..integrity import MANIFEST, SIGNATURE, build_manifest, manifest_bytes, seal_document, signature_document
+from ..model import Run, to_jsonable
 from .html import render_html
 from .junit import render_junit
 from .markdown import render_markdown
@@ -28,34 +31,44 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
 FORMATS = ("json", *RENDERERS)
 
 
-def run_document(run: Run) -> dict[str, Any]:
-    return to_jsonable(run)
+LANGUAGES = ("en", "sv")
+
+
+def run_document(run: Run, lang: str = "en") -> dict[str, Any]:
+    """The plain JSON form of a run, with every fact sealed (tool version + own digest)."""
+    doc = seal_document(to_jsonable(run))
+    doc.setdefault("trend", [])
+    doc["lang"] = lang
+    return doc
 
 
 def render_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def render_files(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
-    """File name → content for the requested formats (run.json always)."""
-    files = {"run.json": render_json(doc).encode("utf-8")}
+def render_reports(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
+    """File name → content of the human and CI reports (not run.json, not the manifest)."""
+    files = {}
     for fmt in formats:
         if fmt in RENDERERS:
             name, render = RENDERERS[fmt]
             files[name] = render(doc).encode("utf-8")
-    manifest = {
-        "schema_version": doc.get("schema_version"),
-        "run_id": doc.get("run_id"),
-        "tool_version": doc.get("tool_version"),
-        "files": {name: {"sha256": sha256_hex(data), "bytes": len(data)} for name, data in sorted(files.items())},
-    }
-    files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
     return files
 
 
-def write_report(doc: dict[str, Any], out_root: str, folder_name: str, formats: tuple[str, ...] = FORMATS) -> str:
+def render_files(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS, signing_key: Ed25519PrivateKey | None = None) -> dict[str, bytes]:
+    """File name → content of a whole report folder: run.json, the reports, the manifest (and its signature)."""
+    files = {"run.json": render_json(doc).encode("utf-8"), **render_reports(doc, formats)}
+    manifest = manifest_bytes(build_manifest(doc, files))
+    files[MANIFEST] = manifest
+    if signing_key is not None:
+        files[SIGNATURE] = signature_document(manifest, signing_key)
+    return files
+
+
+def write_report(doc: dict[str, Any], out_root: str, folder_name: str, formats: tuple[str, ...] = FORMATS, signing_key: Ed25519PrivateKey | None = None) -> str:
     """Write all files of one report atomically into ``out_root/folder_name``."""
-    files = render_files(doc, formats)
+    files = render_files(doc, formats, signing_key)
     os.makedirs(out_root, exist_ok=True)
     final = os.path.join(out_root, folder_name)
     if os.path.exists(final):

@@ -1,0 +1,85 @@
+"""Report folders under ``--out``: naming, the ``latest`` link, finding the
+previous run and pruning old ones (``--keep N``).
+
+Only folders that auditor itself wrote are ever considered: a name of the form
+``20261121T101500Z`` (optionally ``-2``...) that holds a ``manifest.json``.
+Anything else in the folder is left alone.
+
+>>> is_report_name("20261121T101500Z"), is_report_name("20261121T101500Z-3"), is_report_name("notes")
+(True, True, False)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from typing import Callable
+
+from .integrity import MANIFEST
+
+LATEST = "latest"
+_NAME = re.compile(r"^(\d{8}T\d{6}Z)(?:-(\d{1,2}))?$")
+
+
+def is_report_name(name: str) -> bool:
+    return bool(_NAME.match(name))
+
+
+def _order(name: str) -> tuple[str, int]:
+    m = _NAME.match(name)
+    return (m.group(1), int(m.group(2) or 1)) if m else (name, 0)
+
+
+def report_folders(out_root: str) -> list[str]:
+    """Paths of auditor's report folders in ``out_root``, oldest first."""
+    try:
+        names = os.listdir(out_root)
+    except FileNotFoundError:
+        return []
+    found = [n for n in names if is_report_name(n) and os.path.isfile(os.path.join(out_root, n, MANIFEST)) and not os.path.islink(os.path.join(out_root, n))]
+    return [os.path.join(out_root, n) for n in sorted(found, key=_order)]
+
+
+def newest_report(out_root: str) -> str | None:
+    folders = report_folders(out_root)
+    return folders[-1] if folders else None
+
+
+def write_with_free_name(out_root: str, stamp: str, write: Callable[[str], str]) -> str:
+    """Call ``write(name)`` with ``stamp``, then ``stamp-2``... until the name is free."""
+    for n in range(1, 100):
+        name = stamp if n == 1 else f"{stamp}-{n}"
+        try:
+            return write(name)
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not find a free report folder name under {out_root}")
+
+
+def point_latest(out_root: str, folder: str) -> None:
+    """Make ``out_root/latest`` a relative symlink to ``folder``, replaced atomically."""
+    link = os.path.join(out_root, LATEST)
+    if os.path.exists(link) and not os.path.islink(link):
+        return  # somebody's own file or folder called "latest": leave it
+    tmp = os.path.join(out_root, f".{LATEST}.{os.getpid()}")
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(os.path.basename(folder), tmp)
+    os.replace(tmp, link)
+
+
+def prune(out_root: str, keep: int, protect: str | None = None) -> list[str]:
+    """Remove all but the newest ``keep`` report folders; returns the removed paths.
+
+    ``protect`` (the folder just written) is never removed.
+    """
+    folders = report_folders(out_root)
+    doomed = folders[:-keep] if keep > 0 else folders
+    removed = []
+    for path in doomed:
+        if protect and os.path.abspath(path) == os.path.abspath(protect):
+            continue
+        shutil.rmtree(path)
+        removed.append(path)
+    return removed

@@ -1,0 +1,363 @@
+"""Integrity of a report folder: digests for every fact, finding and file, an
+optional Ed25519 signature over the manifest, and ``verify`` that names what
+was altered.
+
+What is covered, and how:
+
+* each fact in ``run.json`` carries ``sha256``, the digest of its own
+  canonical JSON (sorted keys, no whitespace) without that key, and the tool
+  version that gathered it;
+* ``manifest.json`` lists the SHA-256 of every file of the folder, of every
+  fact and finding, and of every top-level section of ``run.json``, so a
+  changed byte is traced to the item it belongs to;
+* ``manifest.sig`` (with ``auditor run --sign KEY``) is an Ed25519 signature
+  over the exact bytes of ``manifest.json``. Without it the digests prove the
+  folder is consistent, not who made it: anyone can recompute them.
+
+>>> fact = {"id": "f1", "value": 1}
+>>> seal_fact(fact, "1.0")["sha256"] == fact_digest({**fact, "tool_version": "1.0"})
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .errors import InputError, Problem
+from .model import canonical_json, sha256_hex
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+MANIFEST_VERSION = 1
+PASSPHRASE_ENV = "AUDITOR_SIGNING_PASSPHRASE"
+
+
+# -- digests -------------------------------------------------------------------
+
+
+def fact_digest(fact: Mapping[str, Any]) -> str:
+    return sha256_hex(canonical_json({k: v for k, v in fact.items() if k != "sha256"}))
+
+
+def item_digest(item: Any) -> str:
+    return sha256_hex(canonical_json(item))
+
+
+def finding_key(finding: Mapping[str, Any]) -> str:
+    return f"{finding.get('control')}|{finding.get('target')}"
+
+
+def seal_fact(fact: dict[str, Any], tool_version: str) -> dict[str, Any]:
+    """Stamp the tool version and the fact's own digest into ``fact`` (in place)."""
+    fact.setdefault("tool_version", tool_version)
+    fact["sha256"] = fact_digest(fact)
+    return fact
+
+
+def seal_document(doc: dict[str, Any]) -> dict[str, Any]:
+    for fact in doc.get("facts") or ():
+        seal_fact(fact, doc.get("tool_version", ""))
+    return doc
+
+
+def build_manifest(doc: Mapping[str, Any], files: Mapping[str, bytes]) -> dict[str, Any]:
+    """The manifest of a report folder: file, section, fact and finding digests."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "schema_version": doc.get("schema_version"),
+        "run_id": doc.get("run_id"),
+        "tool_version": doc.get("tool_version"),
+        "started_at": doc.get("started_at"),
+        "files": {name: {"sha256": sha256_hex(data), "bytes": len(data)} for name, data in sorted(files.items())},
+        "run": {
+            "sections": {key: item_digest(value) for key, value in sorted(doc.items())},
+            "facts": {str(f.get("id")): f.get("sha256") or fact_digest(f) for f in doc.get("facts") or ()},
+            "findings": {finding_key(f): item_digest(f) for f in doc.get("findings") or ()},
+        },
+    }
+
+
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+# -- keys ----------------------------------------------------------------------
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """``SHA256:<base64>`` of the raw public key, the way ``ssh-keygen -l`` shows keys."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+
+
+def generate_keypair(path: str, passphrase: bytes | None = None, force: bool = False) -> tuple[str, str, str]:
+    """Write a new Ed25519 private key to ``path`` (0600, PEM PKCS#8) and its public key to ``path.pub``.
+
+    Returns (private path, public path, key id). Refuses to overwrite unless ``force``.
+    """
+    pub_path = path + ".pub"
+    for p in (path, pub_path):
+        if os.path.exists(p) and not force:
+            raise InputError(Problem(p, None, None, "already exists; choose another path or pass --force to replace the key pair"))
+    key = Ed25519PrivateKey.generate()
+    encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    _write_atomic(path, private_pem, 0o600)
+    _write_atomic(pub_path, public_pem, 0o644)
+    return path, pub_path, key_id(key.public_key())
+
+
+def _write_atomic(path: str, data: bytes, mode: int) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read_key_file(path: str, what: str) -> bytes:
+    try:
+        with open(os.path.expanduser(path), "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise InputError(Problem(path, None, None, f"{what} not found")) from None
+    except OSError as exc:
+        raise InputError(Problem(path, None, None, f"cannot read the {what}: {exc.strerror}")) from None
+
+
+def load_private_key(path: str) -> Ed25519PrivateKey:
+    """An Ed25519 private key in PEM (PKCS#8) or OpenSSH format.
+
+    An encrypted key takes its passphrase from the environment variable
+    ``AUDITOR_SIGNING_PASSPHRASE`` (never from the command line).
+    """
+    data = _read_key_file(path, "signing key")
+    secret = os.environ.get(PASSPHRASE_ENV)
+    password = secret.encode() if secret else None
+    load = serialization.load_ssh_private_key if b"OPENSSH PRIVATE KEY" in data else serialization.load_pem_private_key
+    try:
+        key = load(data, password=password)
+    except TypeError as exc:  # encrypted without a password, or a password for a plain key
+        why = (f"the key is encrypted: set {PASSPHRASE_ENV} to its passphrase" if password is None else f"the key is not encrypted: unset {PASSPHRASE_ENV}") if "password" in str(exc).lower() else str(exc)
+    except ValueError as exc:
+        text = str(exc).lower()
+        why = "wrong passphrase" if password and ("incorrect password" in text or "bad decrypt" in text or "corrupt" in text) else "not a PEM or OpenSSH private key"
+    except Exception:  # noqa: BLE001 - cryptography raises several kinds for garbage
+        why = "not a PEM or OpenSSH private key"
+    else:
+        if not isinstance(key, Ed25519PrivateKey):
+            raise InputError(Problem(path, None, None, f"a {type(key).__name__.removeprefix('_')} key; auditor signs with Ed25519 keys only (make one with `auditor keygen`)"))
+        return key
+    raise InputError(Problem(path, None, None, f"cannot load the signing key: {why}; expected an Ed25519 private key made by `auditor keygen` or `ssh-keygen -t ed25519`"))
+
+
+def load_public_key(path: str) -> Ed25519PublicKey:
+    """An Ed25519 public key: PEM (``auditor keygen``'s ``.pub``) or an OpenSSH ``ssh-ed25519`` line."""
+    data = _read_key_file(path, "public key").strip()
+    try:
+        key = serialization.load_ssh_public_key(data) if data.startswith(b"ssh-") else serialization.load_pem_public_key(data)
+    except Exception:  # noqa: BLE001
+        raise InputError(Problem(path, None, None, "not a public key; expected the .pub file written by `auditor keygen` (PEM) or an OpenSSH ssh-ed25519 line")) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise InputError(Problem(path, None, None, "not an Ed25519 public key; auditor signatures are Ed25519"))
+    return key
+
+
+def signature_document(manifest: bytes, key: Ed25519PrivateKey) -> bytes:
+    public = key.public_key()
+    doc = {
+        "algorithm": "Ed25519",
+        "signed_file": MANIFEST,
+        "key_id": key_id(public),
+        "public_key": base64.b64encode(public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode(),
+        "signature": base64.b64encode(key.sign(manifest)).decode(),
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode()
+
+
+# -- verification -------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    folder: str
+    problems: list[str] = field(default_factory=list)  # each names the altered item
+    notes: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+    signed_by: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_folder(folder: str, public_key: Ed25519PublicKey | None = None, rerender: Callable[[dict[str, Any]], Mapping[str, bytes]] | None = None, tool_version: str | None = None) -> Verification:
+    """Check every digest and the signature of a report folder.
+
+    ``rerender`` (doc → {file name: bytes}) is used to check that the human
+    reports are the rendering of ``run.json`` when ``tool_version`` equals the
+    version that wrote the run (other versions may render differently).
+    """
+    result = Verification(folder)
+    bad = result.problems.append
+    manifest_path = os.path.join(folder, MANIFEST)
+    try:
+        with open(manifest_path, "rb") as fh:
+            manifest_raw = fh.read()
+    except FileNotFoundError:
+        bad(f"{MANIFEST}: missing; without it nothing in the folder can be verified")
+        return result
+    try:
+        manifest = json.loads(manifest_raw)
+        files = manifest["files"]
+        if not isinstance(files, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        bad(f"{MANIFEST}: not a manifest written by auditor (altered or damaged)")
+        return result
+
+    _check_signature(folder, manifest_raw, public_key, result)
+
+    # Files listed in the manifest.
+    contents: dict[str, bytes] = {}
+    for name, meta in sorted(files.items()):
+        path = os.path.join(folder, name)
+        if os.path.basename(name) != name:
+            bad(f"{MANIFEST}: lists {name!r}, which is not a file of this folder")
+            continue
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            bad(f"{name}: missing (the manifest lists it)")
+            continue
+        contents[name] = data
+        digest = sha256_hex(data)
+        if digest != meta.get("sha256"):
+            bad(f"{name}: altered (SHA-256 {digest[:16]}..., the manifest says {str(meta.get('sha256'))[:16]}...)")
+    result.checked["files"] = len(files)
+    for name in sorted(os.listdir(folder)):
+        if name not in files and name not in (MANIFEST, SIGNATURE) and os.path.isfile(os.path.join(folder, name)):
+            bad(f"{name}: not listed in the manifest (added after the run)")
+
+    # Items inside run.json.
+    if "run.json" in contents:
+        _check_run(contents["run.json"], manifest.get("run") or {}, result)
+        if rerender and tool_version and result.ok:
+            _check_rendering(contents, rerender, tool_version, result)
+    elif "run.json" not in files:
+        bad(f"{MANIFEST}: does not list run.json")
+    return result
+
+
+def _check_signature(folder: str, manifest_raw: bytes, expected: Ed25519PublicKey | None, result: Verification) -> None:
+    bad = result.problems.append
+    sig_path = os.path.join(folder, SIGNATURE)
+    if not os.path.exists(sig_path):
+        if expected is not None:
+            bad(f"{SIGNATURE}: missing; the report is not signed, but --key asks for a signature by {key_id(expected)}")
+        else:
+            result.notes.append("not signed: the digests show the folder is consistent, not who made it (sign with `auditor run --sign KEY`)")
+        return
+    try:
+        with open(sig_path, "rb") as fh:
+            sig = json.loads(fh.read())
+        signature = base64.b64decode(sig["signature"], validate=True)
+        embedded = Ed25519PublicKey.from_public_bytes(base64.b64decode(sig["public_key"], validate=True))
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        bad(f"{SIGNATURE}: damaged or not an auditor signature")
+        return
+    key = expected or embedded
+    if expected is not None and key_id(expected) != key_id(embedded):
+        bad(f"{SIGNATURE}: made with key {key_id(embedded)}, not with the expected key {key_id(expected)}")
+    try:
+        key.verify(signature, manifest_raw)
+    except InvalidSignature:
+        bad(f"{SIGNATURE}: the signature does not match {MANIFEST} (the manifest was altered after signing, or the signature was replaced)")
+        return
+    result.signed_by = key_id(key)
+    if expected is None:
+        result.notes.append(f"signature valid, made with key {key_id(embedded)} (the key stored in {SIGNATURE}); pass --key PUB to check it is yours")
+
+
+def _check_run(raw: bytes, recorded: Mapping[str, Any], result: Verification) -> None:
+    bad = result.problems.append
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        bad(f"run.json: not valid JSON any more ({exc})")
+        return
+    if not isinstance(doc, dict):
+        bad("run.json: not a run document")
+        return
+    sections = recorded.get("sections") or {}
+    for key in sorted(set(sections) | set(doc)):
+        if key in ("facts", "findings"):
+            continue
+        if key not in doc:
+            bad(f"run.json: section {key!r} removed")
+        elif key not in sections:
+            bad(f"run.json: section {key!r} added")
+        elif item_digest(doc[key]) != sections[key]:
+            bad(f"run.json: section {key!r} altered")
+    facts = {str(f.get("id")): f for f in doc.get("facts") or () if isinstance(f, dict)}
+    _check_items("fact", facts, recorded.get("facts") or {}, _describe_fact, result)
+    findings = {finding_key(f): f for f in doc.get("findings") or () if isinstance(f, dict)}
+    expected = recorded.get("findings") or {}
+    _check_items("finding", findings, expected, _describe_finding, result, digest=item_digest)
+    for fid, fact in facts.items():
+        if fact.get("sha256") and fact_digest(fact) != fact["sha256"]:
+            if not any(f"fact {fid} " in p for p in result.problems):
+                bad(f"run.json: fact {_describe_fact(fid, fact)} does not match its own digest")
+    result.checked["facts"] = len(facts)
+    result.checked["findings"] = len(findings)
+
+
+def _check_items(kind: str, items: Mapping[str, Any], expected: Mapping[str, str], describe: Callable[[str, Any], str], result: Verification, digest: Callable[[Any], str] = fact_digest) -> None:
+    for key in sorted(set(items) | set(expected)):
+        if key not in items:
+            result.problems.append(f"run.json: {kind} {key} removed")
+        elif key not in expected:
+            result.problems.append(f"run.json: {kind} {describe(key, items[key])} added")
+        elif digest(items[key]) != expected[key]:
+            result.problems.append(f"run.json: {kind} {describe(key, items[key])} altered")
+
+
+def _describe_fact(fid: str, fact: Mapping[str, Any]) -> str:
+    return f"{fid} ({fact.get('name')} on {fact.get('target')})"
+
+
+def _describe_finding(key: str, finding: Mapping[str, Any]) -> str:
+    return f"{finding.get('control')} on {finding.get('target')}"
+
+
+def _check_rendering(contents: Mapping[str, bytes], rerender: Callable[[dict[str, Any]], Mapping[str, bytes]], tool_version: str, result: Verification) -> None:
+    doc = json.loads(contents["run.json"])
+    if doc.get("tool_version") != tool_version:
+        result.notes.append(f"reports not re-rendered: the run was written by auditor {doc.get('tool_version')}, this is {tool_version}")
+        return
+    rendered = rerender(doc)
+    for name, data in sorted(rendered.items()):
+        if name in contents and name != "run.json" and contents[name] != data:
+            result.problems.append(f"{name}: is not the rendering of run.json (edited, and the manifest recomputed to match)")
