@@ -405,7 +405,7 @@ def _open_history(location: str) -> Any:
     try:
         return open_history(location)
     except HistoryError as exc:
-        print(f"auditor: warning: run history not available: {exc}", file=sys.stderr)
+        print(f"auditor: warning: run not recorded in the history: {exc}", file=sys.stderr)
         return None
 
 
@@ -415,7 +415,7 @@ def _history_call(call: Callable[[], Any], fallback: Any) -> Any:
     try:
         return call()
     except HistoryError as exc:
-        print(f"auditor: warning: run history: {exc}", file=sys.stderr)
+        print(f"auditor: warning: run not recorded in the history: {exc}", file=sys.stderr)
         return fallback
 
 
@@ -503,10 +503,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     from .history import HistoryError, open_history, render_history_json, render_history_text
 
     location = args.history or os.path.join("reports", "history.sqlite")
-    if "://" not in location and not os.path.exists(location):
-        raise InputError(Problem(location, None, None, "no history database here; runs are recorded by `auditor run` (default reports/history.sqlite) or give --history PATH|URL"))
     try:
-        with open_history(location) as history:
+        with open_history(location, create=False) as history:
             rows = history.runs(inventory=args.inventory, policy=args.policy, limit=args.limit)
     except HistoryError as exc:
         raise InputError(Problem(location, None, None, str(exc))) from None
@@ -556,5 +554,12 @@ def _print_summary(doc: Mapping[str, Any], folder: str, code: int, why: str, qui
             print(f"  ... and {len(shown) - 30} more in the report", file=out)
         for n in doc.get("notices", []):
             print(f"  note: {n}", file=out)
+        waivers = doc.get("waivers")
+        if waivers:
+            print(f"  waivers ({waivers.get('file')}): {len(waivers.get('applied') or [])} applied", file=out)
+            for label, key in (("EXPIRED", "expired"), ("UNMATCHED", "unmatched"), ("NOT NEEDED", "not_needed")):
+                for w in waivers.get(key) or []:
+                    tail = f"expired {w['expires']}, no longer applies" if key == "expired" else ("matches no finding" if key == "unmatched" else "every finding it covers passed")
+                    print(f"  {label:<10} waiver {w['id']} ({w['control']} on {w['target']}, {w['source']}): {tail}", file=out)
     print(f"report: {os.path.join(folder, 'report.html') if os.path.exists(os.path.join(folder, 'report.html')) else folder}", file=out)
     print(f"exit {code}: {why}", file=out)

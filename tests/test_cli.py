@@ -147,3 +147,37 @@ def test_default_inventory_audits_this_machine(tmp_path):
     assert run["targets"][0]["id"] == "server:localhost"
     assert {f["control"] for f in run["findings"]} >= {"PWHASH-SHADOW-SCHEMES", "ACCESS-SSH-ROOT-LOGIN", "BACKUP-MAX-AGE"}
     assert f"exit {proc.returncode}:" in proc.stdout
+
+
+def test_runs_are_recorded_in_the_history_and_the_next_report_shows_the_trend(tmp_path, local_inventory, capsys):
+    inv = local_inventory()
+    out = tmp_path / "reports"
+    common = ["run", inv, "--out", str(out), "--only", "DATA-DECLARED-LOCATION", "-q"]
+    assert main(common) == 0
+    assert main(common) == 0
+    first, second = (json.load(open(os.path.join(f, "run.json"))) for f in report_folders(str(out)))
+    assert first["trend"] == []
+    assert [t["run_id"] for t in second["trend"]] == [first["run_id"]]
+    assert second["trend"][0]["by_family"]["data_location"]["pass"] == 1
+    capsys.readouterr()
+    assert main(["history", "--history", str(out / "history.sqlite"), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["run_id"] for r in runs] == [second["run_id"], first["run_id"]]
+    # --no-history: nothing recorded, no trend
+    assert main([*common, "--no-history"]) == 0
+    third = json.load(open(os.path.join(report_folders(str(out))[-1], "run.json")))
+    assert third["trend"] == []
+    capsys.readouterr()
+    assert main(["history", "--history", str(out / "history.sqlite"), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["runs"]) == 2
+
+
+def test_history_that_cannot_be_written_warns_but_does_not_change_the_verdict(tmp_path, local_inventory, capsys):
+    inv = local_inventory()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["run", inv, "--out", str(tmp_path / "r"), "--only", "DATA-DECLARED-LOCATION", "-q", "--history", str(blocker / "h.sqlite")])
+    assert code == 0
+    assert "warning: run not recorded in the history" in capsys.readouterr().err
+    assert main(["history", "--history", str(tmp_path / "none.sqlite")]) == 2
+    assert "auditor: error:" in capsys.readouterr().err
