@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Load and validate INVENTORY and the policy; print every problem with file:line:column.\nExit 0 when valid, 2 when not.")
     val.add_argument("inventory", nargs="?", help="inventory YAML file (default: the bundled localhost inventory)")
     _policy_arg(val)
+    val.add_argument("--waivers", metavar="FILE", help="also check this waivers.yaml")
 
     ver = sub.add_parser("verify", help="check that a report folder was not altered (digests and signature)", formatter_class=fmt,
                          description="Recompute the digest of every file, fact, finding and section of a report folder, check the\n"
@@ -255,6 +256,11 @@ def _load(args: argparse.Namespace) -> tuple[Registry, Any, Any]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     registry, inventory, policy = _load(args)
+    waivers = None
+    if args.waivers:
+        from .waivers import load_waivers
+
+        waivers = load_waivers(args.waivers, registry)
     plans, notices = make_plan(registry, inventory, RunOptions())
     kinds: dict[str, int] = {}
     for t in inventory.targets:
@@ -262,6 +268,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{inventory.path}: valid ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})")
     print(f"policy {policy.id} ({policy.path}): valid, {len(policy.promises)} promises")
     print(f"{sum(len(p.controls) for p in plans)} checks would run on {len(plans)} targets")
+    if waivers is not None:
+        from datetime import datetime, timezone
+
+        today = datetime.now(timezone.utc).date()
+        expired = [w for w in waivers.waivers if w.expired(today)]
+        print(f"{args.waivers}: valid, {len(waivers.waivers)} waiver(s){f', {len(expired)} already expired: ' + ', '.join(w.id for w in expired) if expired else ''}")
     for n in notices:
         print(f"note: {n}")
     return EXIT_OK

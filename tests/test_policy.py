@@ -331,3 +331,51 @@ def test_cli_validate_with_a_good_policy(tmp_path, capsys):
     assert main(["validate", inventory, "--policy", "webbplats-nu"]) == 0
     out, _ = capsys.readouterr()
     assert "policy webbplats-nu" in out and "valid, 10 promises" in out
+
+
+def test_promise_summary_may_be_given_per_language(tmp_path):
+    path = policy_file(tmp_path, """
+        id: mine
+        title: My policy
+        promises:
+          - id: P1
+            quote: Vi sparar säkerhetskopior i högst 35 dagar.
+            source: {document: Mine}
+            summary:
+              en: Backups are kept at most   35 days.
+              sv: Säkerhetskopior sparas högst 35 dagar.
+            controls: [BACKUP-MAX-AGE]
+          - id: P2
+            quote: We keep backups.
+            source: {document: Mine}
+            summary: Backups exist.
+            controls: [BACKUP-FRESHNESS]
+        """)
+    p1, p2 = load_policy(path, registry()).promises
+    assert p1.summary == {"en": "Backups are kept at most 35 days.", "sv": "Säkerhetskopior sparas högst 35 dagar."}
+    assert p2.summary == "Backups exist."
+
+
+@pytest.mark.parametrize("summary, expected", [
+    ("{english: Backups}", "summary key: expected a two-letter language code such as sv or en, found the string 'english'"),
+    ("{}", "expected a string or a mapping of language codes to strings (en: ..., sv: ...), found an empty mapping"),
+    ("[a, b]", "expected a string or a mapping of language codes to strings (en: ..., sv: ...), found a list"),
+])
+def test_promise_summary_mistakes(tmp_path, summary, expected):
+    path = policy_file(tmp_path, f"""
+        id: mine
+        title: My policy
+        promises:
+          - id: P1
+            quote: We keep backups.
+            source: {{document: Mine}}
+            summary: {summary}
+            controls: [BACKUP-FRESHNESS]
+        """)
+    assert expected in only_problem(path)
+
+
+def test_bundled_policies_have_english_and_swedish_summaries():
+    for name in builtin_policies():
+        for promise in load_policy(name, registry()).promises:
+            assert set(promise.summary) == {"en", "sv"}, (name, promise.id)
