@@ -1,8 +1,16 @@
 """The human report: one self-contained HTML file a data-protection officer can read.
 
-Organised promise → control → target, each finding with the evidence it rests
-on. Everything shown comes from the run document; the page loads nothing from
-anywhere (inline CSS, a few lines of optional inline JS, no URLs).
+The first screen answers "are we keeping our promises?": every promise of the
+policy, quoted in its own words, with a verdict and the counts behind it.
+Then, per promise, the controls, each target's result and the evidence it
+rests on; waivers, the trend since earlier runs, and where everything came
+from. Every fixed string comes from :mod:`auditor.report.i18n`, in the
+language ``doc["lang"]`` names (English when absent).
+
+Everything shown comes from the run document; the page loads nothing from
+anywhere (inline CSS, a little optional inline JS for filters, no URLs), and
+works without JS (the filters are simply not shown). ``render_html`` is a pure
+function: the same document gives the same bytes.
 """
 
 from __future__ import annotations
@@ -11,38 +19,25 @@ import json
 from typing import Any, Iterable, Mapping
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
+from . import i18n
 from .junit import printable
 
-STATUS_LABELS = {"pass": "Pass", "fail": "Fail", "error": "Could not check", "skipped": "Skipped", "waived": "Waived"}
-# verdict → (label, explanation)
-VERDICTS = {
-    "fail": ("Not kept", "At least one check failed."),
-    "error": ("Could not verify", "No check failed, but some could not be carried out."),
-    "pass": ("Kept", "Every check that could be carried out passed."),
-    "none": ("Not checked", "No check gave a result: none ran, or all were skipped or waived."),
-}
-FAMILY_LABELS = {
-    "tls": "Encryption in transit (tls)",
-    "password_hashing": "Password storage (password_hashing)",
-    "data_location": "Where data is kept (data_location)",
-    "backup_retention": "Backup retention (backup_retention)",
-    "access": "Access control (access)",
-}
-EVIDENCE_KINDS = {
-    "command": "Command run",
-    "file": "File read",
-    "api": "API call",
-    "inventory": "Taken from the inventory",
-    "network": "Network exchange (handshake, banner)",
-    "query": "Database query",
-    "connection": "How the target was identified",
-}
+_EN = i18n.Translator("en")
+# English labels, for callers that want them without a translator (kept for compatibility).
+STATUS_LABELS = {s: _EN(f"status.{s}") for s in i18n.STATUSES}
+VERDICTS = {v: (_EN(f"verdict.{v}"), _EN(f"verdict.{v}.explain")) for v in i18n.VERDICT_ORDER}
+FAMILY_LABELS = {f: _EN(f"family.{f}") for f in i18n.FAMILY_ORDER}
+EVIDENCE_KINDS = {k[len("evidence."):]: v for k, v in i18n.CATALOGUE["en"].items() if k.startswith("evidence.")}
+VERDICT_SYMBOLS = {"fail": "✗", "error": "?", "pass": "✓", "none": "○"}
 
 
 def verdict(statuses: Iterable[str]) -> str:
-    """``fail`` if any finding failed, else ``error`` if any errored, else ``pass`` if any passed, else ``none``."""
+    """``fail`` if any finding failed, else ``error`` if any errored, else ``pass`` if any passed, else ``none``.
+
+    Waived and skipped findings count for nothing: a waiver never makes a promise "not kept".
+    """
     seen = set(statuses)
     return next((s for s in ("fail", "error", "pass") if s in seen), "none")
 
@@ -58,6 +53,14 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
+def _time(value: Any) -> Markup:
+    """A timestamp shown as ``YYYY-MM-DD HH:MM:SS UTC``, the machine form kept in ``datetime``."""
+    if value is None or value == "":
+        return Markup("")
+    raw = printable(str(value))
+    return Markup('<time datetime="{}">{}</time>').format(raw, i18n.format_when(raw))
+
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("auditor.report", "templates"),
     autoescape=True,
@@ -65,38 +68,178 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    undefined=jinja2.ChainableUndefined,
 )
 _ENV.filters["as_json"] = _as_json
+_ENV.filters["when"] = _time
+
+
+def _code(value: Any) -> Markup:
+    return Markup("<code>{}</code>").format(_clean(value))
+
+
+def _lang_span(text: Any, lang: Any) -> Markup:
+    return Markup('<span lang="{}">{}</span>').format(_clean(lang), _clean(text))
+
+
+_ENV.globals.update(code=_code, lang_span=_lang_span)
+
+
+class _HtmlTranslator:
+    """The translator as the template uses it: placeholders escaped unless already markup."""
+
+    def __init__(self, lang: str):
+        self.plain = i18n.Translator(lang)
+        self.lang = self.plain.lang
+
+    def __call__(self, key: str, /, **values: Any) -> Markup:
+        template = escape(self.plain.strings[key])
+        return template.format(**{k: _clean(v) for k, v in values.items()}) if values else template
+
+    def plural(self, key: str, n: int, /, **values: Any) -> Markup:
+        return self(f"{key}.{'one' if n == 1 else 'other'}", n=n, **values)
+
+    def label(self, prefix: str, code: Any) -> str:
+        """A translated code (status, family, reason, evidence kind …), or the code itself when unknown."""
+        found = self.plain.get(prefix, code)
+        return found if found is not None else ("" if code is None else str(code))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, Markup):
+        return value
+    return printable("" if value is None else str(value))
+
+
+def _counts(statuses: Iterable[str]) -> dict[str, int]:
+    counts = {s: 0 for s in i18n.STATUSES}
+    for s in statuses:
+        counts[s] = counts.get(s, 0) + 1
+    return counts
+
+
+def _family_order(families: Iterable[str]) -> list[str]:
+    present = set(families)
+    return [f for f in i18n.FAMILY_ORDER if f in present] + sorted(present - set(i18n.FAMILY_ORDER))
+
+
+def _direction(before: Mapping[str, int] | None, now: Mapping[str, int]) -> str:
+    """better / worse / same / mixed / new: fewer (more) failures and errors is better (worse)."""
+    if before is None:
+        return "new"
+    d_fail = now.get("fail", 0) - before.get("fail", 0)
+    d_error = now.get("error", 0) - before.get("error", 0)
+    if d_fail == 0 and d_error == 0:
+        return "same"
+    if d_fail <= 0 and d_error <= 0:
+        return "better"
+    if d_fail >= 0 and d_error >= 0:
+        return "worse"
+    return "mixed"
+
+
+def _trend(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    earlier = [r for r in doc.get("trend") or () if isinstance(r, Mapping)][-10:]
+    if not earlier:
+        return None
+    summary = doc.get("summary") or {}
+    this = {
+        "run_id": doc.get("run_id"),
+        "started_at": doc.get("started_at"),
+        "complete": doc.get("complete"),
+        "by_status": summary.get("by_status") or {},
+        "by_family": summary.get("by_family") or {},
+        "current": True,
+    }
+    rows = [*earlier, this]
+    families = _family_order(f for r in rows for f in (r.get("by_family") or {}))
+    previous = earlier[-1]
+    prev_families = previous.get("by_family") or {}
+    changes = {f: _direction(prev_families.get(f), this["by_family"].get(f, {})) for f in families}
+    prev_status, now_status = previous.get("by_status") or {}, this["by_status"]
+    return {
+        "rows": rows,
+        "families": families,
+        "changes": changes,
+        "previous": previous,
+        "overall": _direction(prev_status, now_status),
+        "fail_before": prev_status.get("fail", 0),
+        "fail_now": now_status.get("fail", 0),
+        "error_before": prev_status.get("error", 0),
+        "error_now": now_status.get("error", 0),
+    }
+
+
+_WAIVER_GROUPS = ("applied", "expired", "unmatched", "not_needed")
+
+
+def _waivers(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    section = doc.get("waivers")
+    if not isinstance(section, Mapping):
+        return None
+    groups = {g: [w for w in section.get(g) or () if isinstance(w, Mapping)] for g in _WAIVER_GROUPS}
+    return {"file": section.get("file"), "sha256": section.get("sha256"), "groups": groups, "empty": not any(groups.values())}
 
 
 def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """Look-up tables and per-promise verdicts the template needs, all in document order."""
-    findings = list(doc.get("findings") or ())
-    by_control: dict[str, list[Mapping[str, Any]]] = {}
-    for finding in findings:
-        by_control.setdefault(finding["control"], []).append(finding)
+    """Look-up tables, per-promise verdicts and counts, filters, waivers and trend, all in document order."""
+    t = _HtmlTranslator(doc.get("lang"))
+    lang = t.lang
+    findings = [f for f in doc.get("findings") or () if isinstance(f, Mapping)]
+    by_control: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+    for index, finding in enumerate(findings):
+        by_control.setdefault(finding.get("control", ""), []).append((index, finding))
     controls = {c["id"]: c for c in doc.get("controls") or ()}
-    promises = list(doc.get("promises") or ())
-    mapped = {cid for p in promises for cid in p.get("controls") or ()}
+    targets = {t_["id"]: t_ for t_ in doc.get("targets") or ()}
+    mapped = {cid for p in doc.get("promises") or () for cid in p.get("controls") or ()}
     ran = [*controls, *(cid for cid in by_control if cid not in controls)]
-    promise_verdicts = [verdict(f["status"] for cid in p.get("controls") or () for f in by_control.get(cid, ())) for p in promises]
+
+    promises = []
+    for n, p in enumerate(doc.get("promises") or (), 1):
+        statuses = [f.get("status") for cid in p.get("controls") or () for _, f in by_control.get(cid, ())]
+        summary = p.get("summary")
+        promises.append({
+            "n": n,
+            "p": p,
+            "verdict": verdict(statuses),
+            "nonzero": [(s, n) for s, n in _counts(statuses).items() if n],
+            "summary": i18n.localized(summary, lang),
+            "summary_lang": i18n.localized_language(summary, lang),
+        })
+    tally = {v: sum(1 for p in promises if p["verdict"] == v) for v in i18n.VERDICT_ORDER}
+
+    finding_targets = sorted({f.get("target", "") for f in findings})
+    filters = {
+        "families": _family_order(f.get("family", "") for f in findings),
+        "statuses": _counts(f.get("status") for f in findings),
+        "targets": [(tid, targets.get(tid, {}).get("name") or tid) for tid in finding_targets],
+    }
+    waivers = _waivers(doc)
     return {
         "doc": doc,
+        "t": t,
+        "lang": lang,
         "controls": controls,
+        "control_title": lambda cid: t.plain.control_title(controls.get(cid) or {"id": cid}),
         "findings_by_control": by_control,
+        "findings_total": len(findings),
         "facts": {f["id"]: f for f in doc.get("facts") or ()},
-        "targets": {t["id"]: t for t in doc.get("targets") or ()},
-        "promises": list(zip(promises, promise_verdicts)),
-        "promise_tally": {v: promise_verdicts.count(v) for v in VERDICTS},
+        "targets": targets,
+        "promises": promises,
+        "promise_tally": tally,
         "other_controls": [cid for cid in ran if cid not in mapped],
-        "overall": verdict(f["status"] for f in findings),
-        "status_labels": STATUS_LABELS,
-        "verdicts": VERDICTS,
-        "family_labels": FAMILY_LABELS,
-        "evidence_kinds": EVIDENCE_KINDS,
+        "overall": verdict(f.get("status") for f in findings),
+        "statuses": i18n.STATUSES,
+        "verdict_order": i18n.VERDICT_ORDER,
+        "symbols": VERDICT_SYMBOLS,
+        "families_in_summary": _family_order((doc.get("summary") or {}).get("by_family") or {}),
+        "filters": filters,
+        "waivers": waivers,
+        "waiver_groups": _WAIVER_GROUPS,
+        "trend": _trend(doc),
     }
 
 
 def render_html(doc: Mapping[str, Any]) -> str:
-    """The run as one self-contained HTML page."""
+    """The run as one self-contained HTML page, in the language ``doc["lang"]`` names."""
     return _ENV.get_template("report.html.j2").render(_context(doc))

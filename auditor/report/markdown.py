@@ -1,7 +1,9 @@
 """A short Markdown summary of a run, for a CI job summary or a pull-request comment.
 
-Counts overall and per family, then the failures and errors (capped); the
-evidence stays in ``report.html`` next to it.
+Counts overall and per family, then the failures and errors (capped) and
+the waivers; the evidence stays in ``report.html`` next to it. Every fixed
+string comes from :mod:`auditor.report.i18n`, in the language ``doc["lang"]``
+names (English when absent); finding messages are data and stay as recorded.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from .html import STATUS_LABELS, VERDICTS, verdict
+from . import i18n
+from .html import verdict
 from .junit import printable
 
 MAX_LISTED = 50
@@ -32,36 +35,54 @@ def _table(header: list[str], rows: list[list[Any]], numeric_from: int) -> list[
     return [_row(header), "| " + " | ".join(align) + " |", *(_row(r) for r in rows)]
 
 
+def _label(t: i18n.Translator, prefix: str, code: Any) -> str:
+    found = t.get(prefix, code)
+    return found if found is not None else str(code)
+
+
 def render_markdown(doc: Mapping[str, Any]) -> str:
-    """The run as a Markdown summary."""
+    """The run as a Markdown summary, in the language ``doc["lang"]`` names (English when absent)."""
+    t = i18n.Translator(doc.get("lang"))
     policy, inventory, summary = doc.get("policy") or {}, doc.get("inventory") or {}, doc.get("summary") or {}
     by_status = summary.get("by_status") or {}
-    label, explanation = VERDICTS[verdict(s for s, n in by_status.items() if n)]
+    overall = verdict(s for s, n in by_status.items() if n)
+    statuses = i18n.STATUSES
     lines = [
-        f"# Privacy promise audit: {md(policy.get('title') or policy.get('id'))} on {md(inventory.get('name'))}",
+        "# " + t("md.title", policy=md(policy.get("title") or policy.get("id")), inventory=md(inventory.get("name"))),
         "",
-        f"**{label}.** {explanation}",
+        f"**{t('verdict.' + overall)}.** {t('verdict.' + overall + '.explain')}",
         "",
-        f"Run {md(doc.get('run_id'))}, {md(doc.get('started_at'))} to {md(doc.get('finished_at'))} (UTC), auditor {md(doc.get('tool_version'))}.",
+        t("md.run", run_id=md(doc.get("run_id")), started=md(i18n.format_when(doc.get("started_at"))), finished=md(i18n.format_when(doc.get("finished_at"))), version=md(doc.get("tool_version"))),
     ]
     if not doc.get("complete"):
-        lines += ["", "> **Warning: this run was interrupted; results are incomplete.**"]
-    lines += ["", *_table(["Result", "Checks"], [[STATUS_LABELS[s], by_status.get(s, 0)] for s in STATUS_LABELS] + [["Total", summary.get("total", 0)]], 1)]
+        lines += ["", f"> **{t('md.interrupted')}**"]
+    lines += ["", *_table([t("md.result"), t("md.checks")], [[t(f"status.{s}"), by_status.get(s, 0)] for s in statuses] + [[t("results.total"), summary.get("total", 0)]], 1)]
     families = summary.get("by_family") or {}
     if families:
-        rows = [[family, *(counts.get(s, 0) for s in STATUS_LABELS)] for family, counts in families.items()]
-        lines += ["", "## By family", "", *_table(["Family", *STATUS_LABELS.values()], rows, 1)]
+        order = [f for f in i18n.FAMILY_ORDER if f in families] + sorted(set(families) - set(i18n.FAMILY_ORDER))
+        rows = [[_label(t, "family", family), *(families[family].get(s, 0) for s in statuses)] for family in order]
+        lines += ["", f"## {t('md.by_family')}", "", *_table([t("md.family"), *(t(f"status.{s}") for s in statuses)], rows, 1)]
 
     problems = [f for f in doc.get("findings") or () if f.get("status") in ("fail", "error")]
     problems.sort(key=lambda f: (f["status"] != "fail", _SEVERITY_ORDER.get(f.get("severity"), 9)))
     if problems:
-        lines += ["", "## Failures and errors", ""]
+        lines += ["", f"## {t('md.problems')}", ""]
         for f in problems[:MAX_LISTED]:
-            lines.append(f"- **{STATUS_LABELS[f['status']]}** ({md(f.get('severity'))}) {md(f['control'])} on {md(f['target'])}: {md(f.get('message'))}")
+            severity = _label(t, "severity", f.get("severity"))
+            problem = t("md.problem", control=md(f["control"]), target=md(f["target"]), message=md(f.get("message")))
+            lines.append(f"- **{t('status.' + f['status'])}** ({md(severity)}) {problem}")
         if len(problems) > MAX_LISTED:
-            lines.append(f"- … and {len(problems) - MAX_LISTED} more (all are in report.html).")
+            lines.append("- " + t("md.more", n=len(problems) - MAX_LISTED))
+    waivers = doc.get("waivers")
+    if isinstance(waivers, Mapping):
+        groups = {g: list(waivers.get(g) or ()) for g in ("applied", "expired", "unmatched", "not_needed")}
+        lines += ["", f"## {t('md.waivers')}", "", t("md.waivers.line", **{g: len(v) for g, v in groups.items()})]
+        if groups["expired"]:
+            lines.append("")
+        for w in groups["expired"]:
+            lines.append("- " + t("md.waivers.expired", id=md(w.get("id")), control=md(w.get("control")), target=md(w.get("target")), date=md(w.get("expires"))))
     notices = doc.get("notices") or ()
     if notices:
-        lines += ["", "## Notices", "", *(f"- {md(n)}" for n in notices)]
-    lines += ["", "The full report, with the evidence for every result, is `report.html` in the same folder as this summary.", ""]
+        lines += ["", f"## {t('notices.heading')}", "", *(f"- {md(n)}" for n in notices)]
+    lines += ["", t("md.full"), ""]
     return "\n".join(lines)

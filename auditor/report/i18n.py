@@ -1,0 +1,623 @@
+"""Every fixed string of the human reports, in English and Swedish.
+
+The HTML report and ``summary.md`` take every word they print themselves from
+:data:`CATALOGUE` (one dict per language, with exactly the same keys), so a
+Swedish report has no English left in it except what is data: finding
+messages, rationales and excerpts are shown as the run recorded them.
+
+Strings may hold ``{name}`` placeholders (``str.format``). A key ending in
+``.one`` / ``.other`` is a plural pair, picked by :meth:`Translator.plural`.
+Control titles are data of the registry (English); :data:`CONTROL_TITLES`
+gives the Swedish title of every built-in control.
+
+>>> Translator("sv")("verdict.fail")
+'Hålls inte'
+>>> Translator("sv").plural("count.fail", 2)
+'2 underkända'
+>>> format_when("2026-01-01T08:05:09.123Z")
+'2026-01-01 08:05:09 UTC'
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+LANGUAGES = ("en", "sv")
+DEFAULT_LANGUAGE = "en"
+
+# Order matters where the reports list them: statuses and verdicts are shown in this order.
+STATUSES = ("pass", "fail", "error", "skipped", "waived")
+VERDICT_ORDER = ("fail", "error", "pass", "none")
+FAMILY_ORDER = ("tls", "password_hashing", "data_location", "backup_retention", "access")
+
+_EN: dict[str, str] = {
+    # page
+    "page.title": "Privacy promise audit",
+    "page.subtitle": "{policy} · {inventory}",
+    "meta.started": "Started",
+    "meta.finished": "Finished",
+    "meta.tool": "Tool",
+    "meta.run_id": "Run id",
+    "banner.incomplete": "This run was interrupted; results are incomplete.",
+    "banner.incomplete.detail": "Checks that did not finish are reported as “{label}”.",
+    # first screen
+    "answer.heading": "Are we keeping our promises?",
+    "answer.overall": "Overall:",
+    "answer.tally": "Promises ({n}):",
+    "answer.no_promises": "The policy states no promise; the results of its controls follow.",
+    "answer.details": "Controls and evidence",
+    "answer.waivers": "Accepted exceptions (waivers): applied {applied}, expired {expired}.",
+    "answer.waivers.link": "See the waivers",
+    "promise.label": "Promise {n}",
+    "promise.plain": "In plain terms:",
+    "promise.source": "Source:",
+    "promise.section": "section {section}",
+    "promise.verdict": "Verdict:",
+    "promise.no_results": "No result",
+    # verdicts
+    "verdict.fail": "Not kept",
+    "verdict.error": "Could not verify",
+    "verdict.pass": "Kept",
+    "verdict.none": "Not checked",
+    "verdict.fail.explain": "At least one check failed.",
+    "verdict.error.explain": "No check failed, but some could not be carried out.",
+    "verdict.pass.explain": "Every check that could be carried out passed.",
+    "verdict.none.explain": "No check gave a result: none ran, or all were skipped or waived.",
+    # statuses
+    "status.pass": "Pass",
+    "status.fail": "Fail",
+    "status.error": "Could not check",
+    "status.skipped": "Skipped",
+    "status.waived": "Waived",
+    "status.pass.explain": "The check was carried out and the system does what the promise says.",
+    "status.fail.explain": "The check was carried out and the system does not do what the promise says.",
+    "status.error.explain": "The auditor could not gather what it needed (for example, the server did not answer). This is not a pass.",
+    "status.skipped.explain": "The check does not apply to this system.",
+    "status.waived.explain": "The organisation has explicitly accepted this exception, until a set date.",
+    "count.pass.one": "{n} passed",
+    "count.pass.other": "{n} passed",
+    "count.fail.one": "{n} failed",
+    "count.fail.other": "{n} failed",
+    "count.error.one": "{n} could not be checked",
+    "count.error.other": "{n} could not be checked",
+    "count.skipped.one": "{n} skipped",
+    "count.skipped.other": "{n} skipped",
+    "count.waived.one": "{n} waived",
+    "count.waived.other": "{n} waived",
+    # families
+    "family.tls": "Encryption in transit (tls)",
+    "family.password_hashing": "Password storage (password_hashing)",
+    "family.data_location": "Where data is kept (data_location)",
+    "family.backup_retention": "Backup retention (backup_retention)",
+    "family.access": "Access control (access)",
+    "family.tls.short": "Encryption",
+    "family.password_hashing.short": "Passwords",
+    "family.data_location.short": "Data location",
+    "family.backup_retention.short": "Backups",
+    "family.access.short": "Access",
+    # severities and target kinds
+    "severity.low": "low",
+    "severity.medium": "medium",
+    "severity.high": "high",
+    "severity.critical": "critical",
+    "kind.server": "servers",
+    "kind.web": "websites",
+    "kind.mail": "mail servers",
+    "kind.database": "databases",
+    "kind.backup": "backups",
+    "kind.aws": "AWS accounts",
+    "kind.processor": "sub-processors",
+    # evidence kinds
+    "evidence.command": "Command run",
+    "evidence.file": "File read",
+    "evidence.api": "API call",
+    "evidence.inventory": "Taken from the inventory",
+    "evidence.network": "Network exchange (handshake, banner)",
+    "evidence.query": "Database query",
+    "evidence.connection": "How the target was identified",
+    # reasons (why a fact could not be gathered, or a check was skipped)
+    "reason.unreachable": "could not be reached",
+    "reason.host_key_rejected": "host key not accepted",
+    "reason.auth_failed": "login refused",
+    "reason.timeout": "no answer in time",
+    "reason.permission_denied": "permission denied",
+    "reason.not_found": "not found",
+    "reason.parse_error": "answer could not be read",
+    "reason.command_failed": "command failed",
+    "reason.config_error": "configuration problem",
+    "reason.interrupted": "run interrupted",
+    "reason.bug": "a bug in auditor",
+    "reason.not_applicable": "does not apply",
+    "reason.incomplete_evidence": "evidence incomplete",
+    # filters and tools
+    "filters.label": "Show only",
+    "filters.family": "Area",
+    "filters.status": "Result",
+    "filters.target": "Target",
+    "filters.all": "All",
+    "filters.problems": "Problems (failed or could not check)",
+    "filters.reset": "Show everything",
+    "filters.shown": "{shown} of {total} results shown",
+    "filters.nothing": "No result matches these filters.",
+    "tools.expand": "Expand all evidence",
+    "tools.collapse": "Collapse all evidence",
+    # results overview
+    "results.heading": "Results",
+    "results.by_status": "Checks by result",
+    "results.by_family": "Checks by area",
+    "results.area": "Area",
+    "results.total": "Total",
+    "legend.heading": "What the results mean",
+    # trend
+    "trend.heading": "Since previous runs",
+    "trend.intro": "Results per area in this run and the earlier runs of the same inventory and policy. Each cell: passed / failed / could not check.",
+    "trend.run": "Run",
+    "trend.this_run": "This run",
+    "trend.interrupted": "interrupted",
+    "trend.change": "Change since the previous run",
+    "trend.better": "Better",
+    "trend.worse": "Worse",
+    "trend.same": "Unchanged",
+    "trend.mixed": "Mixed",
+    "trend.new": "New",
+    "trend.compared": "Compared with the previous run ({date}): failed {fail_before} → {fail_now}, could not check {error_before} → {error_now}.",
+    # waivers
+    "waivers.heading": "Waivers (accepted exceptions)",
+    "waivers.file": "Waiver file",
+    "waivers.applied": "Applied",
+    "waivers.applied.intro": "These waivers apply: the results they match are shown as “{label}”, with the result they would otherwise have.",
+    "waivers.expired": "Expired",
+    "waivers.expired.intro": "These waivers have expired: the results they match count again as they are.",
+    "waivers.expired.note": "Expired on {date}, no longer applies.",
+    "waivers.unmatched": "Matched nothing",
+    "waivers.unmatched.intro": "These waivers match no result of this run: check the control id and the target pattern.",
+    "waivers.not_needed": "Not needed",
+    "waivers.not_needed.intro": "These waivers matched only results that passed or were skipped.",
+    "waivers.empty": "The waiver file lists no waivers.",
+    "waivers.none_in_group": "None.",
+    "waiver.id": "Waiver",
+    "waiver.control": "Control",
+    "waiver.target": "Targets (pattern)",
+    "waiver.justification": "Justification",
+    "waiver.approver": "Approved by",
+    "waiver.expires": "Valid until",
+    "waiver.matched": "Results",
+    "waiver.source": "Defined at",
+    "waiver.finding": "Waived until {expires}, approved by {approver}.",
+    "waiver.finding.justification": "Justification:",
+    "waiver.finding.original": "Without the waiver this result would be:",
+    "waiver.finding.source": "Waiver {id}, {source}",
+    # controls and findings
+    "control.unknown": "Control {id}",
+    "control.area": "Area:",
+    "control.severity": "Severity:",
+    "control.applies": "Applies to:",
+    "control.why": "Why it matters:",
+    "control.references": "References:",
+    "control.not_run": "This control did not run in this audit (no target it applies to, or it was not selected).",
+    "finding.reason": "Reason:",
+    "finding.evidence.one": "Evidence ({n} observation)",
+    "finding.evidence.other": "Evidence ({n} observations)",
+    "finding.no_evidence": "No observation is behind this result.",
+    "finding.details": "Technical details",
+    # facts and evidence
+    "fact.missing": "Observation {id} is not recorded in this run.",
+    "fact.head": "Observation {name}, gathered on {where} at {when} via {via} ({ms} ms)",
+    "fact.error": "Could not be gathered",
+    "fact.skipped": "Not gathered",
+    "fact.reason": "reason: {reason}",
+    "fact.digest": "Digest of this observation",
+    "fact.tool": "recorded by auditor {version}",
+    "ev.how": "How",
+    "ev.exit": "Exit status",
+    "ev.success": "(success)",
+    "ev.when": "When",
+    "ev.where": "Where",
+    "ev.sha256": "SHA-256",
+    "ev.of_raw": "of the raw output",
+    "ev.of_redacted": "of the redacted excerpt",
+    "ev.redacted": "Redacted:",
+    "ev.redacted.detail": "sensitive values were removed before this excerpt was recorded.",
+    "ev.no_output": "(no output)",
+    "ev.truncated": "The excerpt is shortened; the digest covers the whole output.",
+    # sections after the promises
+    "promises.heading": "Promises, controls and evidence",
+    "other.heading": "Other controls",
+    "other.intro": "These controls ran but are not linked to any promise of the policy.",
+    "notices.heading": "Notices",
+    "about.heading": "About this audit",
+    "about.inventory": "Inventory",
+    "about.name": "Name",
+    "about.file": "File",
+    "about.targets": "Targets audited",
+    "about.target": "Target",
+    "about.kind": "Kind",
+    "about.address": "Address",
+    "about.groups": "Groups and tags",
+    "about.defined": "Defined at",
+    "about.policy": "Policy",
+    "about.title": "Title",
+    "about.builds_on": "Builds on",
+    "about.document": "Privacy policy",
+    "about.retrieved": "retrieved {date}",
+    "about.parameters": "Policy parameters used",
+    "about.parameter": "Parameter",
+    "about.value": "Value",
+    "about.options": "Run options",
+    "footer.generated": "Generated by auditor {version} from run {run_id} (schema {schema}).",
+    "footer.source": "Everything on this page comes from {run_json} in the same folder; {verify} checks it was not altered.",
+    "footer.folder": "folder",
+    # summary.md
+    "md.title": "Privacy promise audit: {policy} on {inventory}",
+    "md.run": "Run {run_id}, {started} to {finished}, auditor {version}.",
+    "md.interrupted": "Warning: this run was interrupted; results are incomplete.",
+    "md.result": "Result",
+    "md.checks": "Checks",
+    "md.by_family": "By area",
+    "md.family": "Area",
+    "md.problems": "Failures and errors",
+    "md.problem": "{control} on {target}: {message}",
+    "md.more": "… and {n} more (all are in report.html).",
+    "md.waivers": "Waivers",
+    "md.waivers.line": "Applied: {applied} · expired: {expired} · matched nothing: {unmatched} · not needed: {not_needed}",
+    "md.waivers.expired": "Waiver {id} ({control}, {target}) expired on {date} and no longer applies.",
+    "md.full": "The full report, with the evidence for every result, is `report.html` in the same folder as this summary.",
+}
+
+_SV: dict[str, str] = {
+    "page.title": "Granskning av integritetslöften",
+    "page.subtitle": "{policy} · {inventory}",
+    "meta.started": "Startad",
+    "meta.finished": "Avslutad",
+    "meta.tool": "Verktyg",
+    "meta.run_id": "Körnings-id",
+    "banner.incomplete": "Körningen avbröts; resultaten är ofullständiga.",
+    "banner.incomplete.detail": "Kontroller som inte blev klara redovisas som ”{label}”.",
+    "answer.heading": "Håller vi våra löften?",
+    "answer.overall": "Sammantaget:",
+    "answer.tally": "Löften ({n}):",
+    "answer.no_promises": "Policyn anger inga löften; resultaten av dess kontroller följer nedan.",
+    "answer.details": "Kontroller och underlag",
+    "answer.waivers": "Godkända avvikelser (undantag): tillämpade {applied}, utgångna {expired}.",
+    "answer.waivers.link": "Se undantagen",
+    "promise.label": "Löfte {n}",
+    "promise.plain": "Med andra ord:",
+    "promise.source": "Källa:",
+    "promise.section": "avsnitt {section}",
+    "promise.verdict": "Bedömning:",
+    "promise.no_results": "Inget resultat",
+    "verdict.fail": "Hålls inte",
+    "verdict.error": "Kunde inte verifieras",
+    "verdict.pass": "Hålls",
+    "verdict.none": "Ej kontrollerat",
+    "verdict.fail.explain": "Minst en kontroll blev underkänd.",
+    "verdict.error.explain": "Ingen kontroll blev underkänd, men några kunde inte genomföras.",
+    "verdict.pass.explain": "Alla kontroller som kunde genomföras blev godkända.",
+    "verdict.none.explain": "Ingen kontroll gav något resultat: ingen kördes, eller alla hoppades över eller var undantagna.",
+    "status.pass": "Godkänd",
+    "status.fail": "Underkänd",
+    "status.error": "Kunde inte kontrolleras",
+    "status.skipped": "Hoppades över",
+    "status.waived": "Undantagen",
+    "status.pass.explain": "Kontrollen genomfördes och systemet gör det som löftet säger.",
+    "status.fail.explain": "Kontrollen genomfördes och systemet gör inte det som löftet säger.",
+    "status.error.explain": "Granskningen kunde inte hämta det den behövde (till exempel svarade inte servern). Det är inte ett godkännande.",
+    "status.skipped.explain": "Kontrollen gäller inte för det här systemet.",
+    "status.waived.explain": "Organisationen har uttryckligen godtagit avvikelsen, fram till ett visst datum.",
+    "count.pass.one": "{n} godkänd",
+    "count.pass.other": "{n} godkända",
+    "count.fail.one": "{n} underkänd",
+    "count.fail.other": "{n} underkända",
+    "count.error.one": "{n} kunde inte kontrolleras",
+    "count.error.other": "{n} kunde inte kontrolleras",
+    "count.skipped.one": "{n} hoppades över",
+    "count.skipped.other": "{n} hoppades över",
+    "count.waived.one": "{n} undantagen",
+    "count.waived.other": "{n} undantagna",
+    "family.tls": "Kryptering vid överföring (tls)",
+    "family.password_hashing": "Lagring av lösenord (password_hashing)",
+    "family.data_location": "Var uppgifterna finns (data_location)",
+    "family.backup_retention": "Lagring av säkerhetskopior (backup_retention)",
+    "family.access": "Åtkomstkontroll (access)",
+    "family.tls.short": "Kryptering",
+    "family.password_hashing.short": "Lösenord",
+    "family.data_location.short": "Dataplats",
+    "family.backup_retention.short": "Säkerhetskopior",
+    "family.access.short": "Åtkomst",
+    "severity.low": "låg",
+    "severity.medium": "medel",
+    "severity.high": "hög",
+    "severity.critical": "kritisk",
+    "kind.server": "servrar",
+    "kind.web": "webbplatser",
+    "kind.mail": "e-postservrar",
+    "kind.database": "databaser",
+    "kind.backup": "säkerhetskopior",
+    "kind.aws": "AWS-konton",
+    "kind.processor": "underbiträden",
+    "evidence.command": "Kommando som kördes",
+    "evidence.file": "Fil som lästes",
+    "evidence.api": "API-anrop",
+    "evidence.inventory": "Hämtat från inventeringen",
+    "evidence.network": "Nätverksutbyte (handskakning, banner)",
+    "evidence.query": "Databasfråga",
+    "evidence.connection": "Hur systemet identifierades",
+    "reason.unreachable": "gick inte att nå",
+    "reason.host_key_rejected": "värdnyckeln godtogs inte",
+    "reason.auth_failed": "inloggningen nekades",
+    "reason.timeout": "inget svar i tid",
+    "reason.permission_denied": "åtkomst nekad",
+    "reason.not_found": "hittades inte",
+    "reason.parse_error": "svaret gick inte att tolka",
+    "reason.command_failed": "kommandot misslyckades",
+    "reason.config_error": "konfigurationsproblem",
+    "reason.interrupted": "körningen avbröts",
+    "reason.bug": "ett fel i auditor",
+    "reason.not_applicable": "gäller inte",
+    "reason.incomplete_evidence": "ofullständigt underlag",
+    "filters.label": "Visa bara",
+    "filters.family": "Område",
+    "filters.status": "Resultat",
+    "filters.target": "System",
+    "filters.all": "Alla",
+    "filters.problems": "Problem (underkända eller ej kontrollerbara)",
+    "filters.reset": "Visa allt",
+    "filters.shown": "{shown} av {total} resultat visas",
+    "filters.nothing": "Inget resultat matchar filtren.",
+    "tools.expand": "Visa allt underlag",
+    "tools.collapse": "Dölj allt underlag",
+    "results.heading": "Resultat",
+    "results.by_status": "Kontroller per resultat",
+    "results.by_family": "Kontroller per område",
+    "results.area": "Område",
+    "results.total": "Totalt",
+    "legend.heading": "Vad resultaten betyder",
+    "trend.heading": "Sedan tidigare körningar",
+    "trend.intro": "Resultat per område i den här körningen och i tidigare körningar med samma inventering och policy. Varje ruta: godkända / underkända / kunde inte kontrolleras.",
+    "trend.run": "Körning",
+    "trend.this_run": "Denna körning",
+    "trend.interrupted": "avbruten",
+    "trend.change": "Förändring sedan föregående körning",
+    "trend.better": "Bättre",
+    "trend.worse": "Sämre",
+    "trend.same": "Oförändrat",
+    "trend.mixed": "Blandat",
+    "trend.new": "Ny",
+    "trend.compared": "Jämfört med föregående körning ({date}): underkända {fail_before} → {fail_now}, kunde inte kontrolleras {error_before} → {error_now}.",
+    "waivers.heading": "Undantag (godkända avvikelser)",
+    "waivers.file": "Undantagsfil",
+    "waivers.applied": "Tillämpade",
+    "waivers.applied.intro": "Dessa undantag gäller: resultaten de matchar visas som ”{label}”, med det resultat de annars skulle ha haft.",
+    "waivers.expired": "Utgångna",
+    "waivers.expired.intro": "Dessa undantag har gått ut: resultaten de matchar räknas åter som de är.",
+    "waivers.expired.note": "Gick ut {date}, gäller inte längre.",
+    "waivers.unmatched": "Matchade ingenting",
+    "waivers.unmatched.intro": "Dessa undantag matchar inget resultat i körningen: kontrollera kontrollens id och systemmönstret.",
+    "waivers.not_needed": "Behövs inte",
+    "waivers.not_needed.intro": "Dessa undantag matchade bara resultat som blev godkända eller hoppades över.",
+    "waivers.empty": "Undantagsfilen innehåller inga undantag.",
+    "waivers.none_in_group": "Inga.",
+    "waiver.id": "Undantag",
+    "waiver.control": "Kontroll",
+    "waiver.target": "System (mönster)",
+    "waiver.justification": "Motivering",
+    "waiver.approver": "Godkänt av",
+    "waiver.expires": "Gäller t.o.m.",
+    "waiver.matched": "Resultat",
+    "waiver.source": "Definierat i",
+    "waiver.finding": "Undantagen till och med {expires}, godkänt av {approver}.",
+    "waiver.finding.justification": "Motivering:",
+    "waiver.finding.original": "Utan undantaget skulle resultatet vara:",
+    "waiver.finding.source": "Undantag {id}, {source}",
+    "control.unknown": "Kontroll {id}",
+    "control.area": "Område:",
+    "control.severity": "Allvarlighetsgrad:",
+    "control.applies": "Gäller:",
+    "control.why": "Varför det är viktigt:",
+    "control.references": "Referenser:",
+    "control.not_run": "Kontrollen kördes inte i den här granskningen (inget system som den gäller, eller så valdes den bort).",
+    "finding.reason": "Orsak:",
+    "finding.evidence.one": "Underlag ({n} observation)",
+    "finding.evidence.other": "Underlag ({n} observationer)",
+    "finding.no_evidence": "Inget observerat underlag ligger bakom resultatet.",
+    "finding.details": "Tekniska detaljer",
+    "fact.missing": "Observationen {id} finns inte sparad i körningen.",
+    "fact.head": "Observation {name}, insamlad {when} från {where} via {via} ({ms} ms)",
+    "fact.error": "Kunde inte samlas in",
+    "fact.skipped": "Samlades inte in",
+    "fact.reason": "orsak: {reason}",
+    "fact.digest": "Kontrollsumma för observationen",
+    "fact.tool": "sparad av auditor {version}",
+    "ev.how": "Hur",
+    "ev.exit": "Slutstatus",
+    "ev.success": "(lyckades)",
+    "ev.when": "När",
+    "ev.where": "Var",
+    "ev.sha256": "SHA-256",
+    "ev.of_raw": "av den råa utdatan",
+    "ev.of_redacted": "av det maskerade utdraget",
+    "ev.redacted": "Maskerat:",
+    "ev.redacted.detail": "känsliga värden togs bort innan utdraget sparades.",
+    "ev.no_output": "(ingen utdata)",
+    "ev.truncated": "Utdraget är förkortat; kontrollsumman gäller hela utdatan.",
+    "promises.heading": "Löften, kontroller och underlag",
+    "other.heading": "Övriga kontroller",
+    "other.intro": "Dessa kontroller kördes men är inte kopplade till något löfte i policyn.",
+    "notices.heading": "Meddelanden",
+    "about.heading": "Om granskningen",
+    "about.inventory": "Inventering",
+    "about.name": "Namn",
+    "about.file": "Fil",
+    "about.targets": "Granskade system",
+    "about.target": "System",
+    "about.kind": "Typ",
+    "about.address": "Adress",
+    "about.groups": "Grupper och taggar",
+    "about.defined": "Definierat i",
+    "about.policy": "Policy",
+    "about.title": "Titel",
+    "about.builds_on": "Bygger på",
+    "about.document": "Integritetspolicy",
+    "about.retrieved": "hämtad {date}",
+    "about.parameters": "Policyparametrar som användes",
+    "about.parameter": "Parameter",
+    "about.value": "Värde",
+    "about.options": "Körningens inställningar",
+    "footer.generated": "Skapad av auditor {version} från körning {run_id} (schema {schema}).",
+    "footer.source": "Allt på den här sidan kommer från {run_json} i samma mapp; {verify} kontrollerar att inget har ändrats.",
+    "footer.folder": "mapp",
+    "md.title": "Granskning av integritetslöften: {policy} på {inventory}",
+    "md.run": "Körning {run_id}, {started} till {finished}, auditor {version}.",
+    "md.interrupted": "Varning: körningen avbröts; resultaten är ofullständiga.",
+    "md.result": "Resultat",
+    "md.checks": "Kontroller",
+    "md.by_family": "Per område",
+    "md.family": "Område",
+    "md.problems": "Underkända och ej kontrollerbara",
+    "md.problem": "{control} på {target}: {message}",
+    "md.more": "… och {n} till (alla finns i report.html).",
+    "md.waivers": "Undantag",
+    "md.waivers.line": "Tillämpade: {applied} · utgångna: {expired} · matchade ingenting: {unmatched} · behövs inte: {not_needed}",
+    "md.waivers.expired": "Undantaget {id} ({control}, {target}) gick ut {date} och gäller inte längre.",
+    "md.full": "Hela rapporten, med underlaget för varje resultat, är `report.html` i samma mapp som den här sammanfattningen.",
+}
+
+CATALOGUE: dict[str, dict[str, str]] = {"en": _EN, "sv": _SV}
+
+# Swedish titles of the built-in controls (the English title is the registry's,
+# recorded in run.json). A control missing here (a plug-in's) shows its English title.
+CONTROL_TITLES: dict[str, dict[str, str]] = {
+    "sv": {
+        "ACCESS-AWS-EBS-ENCRYPTION": "Alla EBS-volymer är krypterade",
+        "ACCESS-AWS-RDS-ENCRYPTION": "Alla RDS-databaser krypterar sin lagring",
+        "ACCESS-AWS-RDS-PUBLIC": "Ingen RDS-databas är åtkomlig från internet",
+        "ACCESS-AWS-S3-ENCRYPTION": "Alla S3-buckets krypterar lagrade objekt som standard",
+        "ACCESS-AWS-S3-PUBLIC-ACCESS-BLOCK": "S3 Block Public Access är påslaget för alla buckets (på konto- eller bucketnivå)",
+        "ACCESS-AWS-S3-PUBLIC-ACL": "Ingen S3-bucket ger alla, eller vilket AWS-konto som helst, åtkomst genom sin ACL",
+        "ACCESS-AWS-S3-PUBLIC-POLICY": "Ingen S3-bucketpolicy släpper in vem som helst utan ett begränsande villkor",
+        "ACCESS-AWS-SG-OPEN-ADMIN-PORTS": "Ingen säkerhetsgrupp öppnar SSH, RDP, databas- eller administrationsportar mot hela internet",
+        "ACCESS-BACKUP-FILE-PERMISSIONS": "Säkerhetskopior kan inte läsas av andra användare",
+        "ACCESS-EXPOSED-SERVICE-PORTS": "Databaser och administrationsgränssnitt lyssnar bara lokalt (loopback)",
+        "ACCESS-MYSQL-BIND-ADDRESS": "MySQL/MariaDB lyssnar bara på de adresser som policyn tillåter",
+        "ACCESS-MYSQL-WILDCARD-HOSTS": "Inget MySQL/MariaDB-konto med globala behörigheter kan logga in från vilken värd som helst",
+        "ACCESS-PG-HBA-OPEN": "PostgreSQL tar inte emot inloggningar från vilken adress som helst på internet",
+        "ACCESS-PG-HBA-TRUST": "PostgreSQL släpper aldrig in icke-lokala anslutningar utan lösenord",
+        "ACCESS-PG-LISTEN-ADDRESSES": "PostgreSQL lyssnar bara på de adresser som policyn tillåter",
+        "ACCESS-PG-SUPERUSERS": "Bara de förväntade superanvändarna i PostgreSQL kan logga in",
+        "ACCESS-PRIVATE-KEY-PERMISSIONS": "Privata nycklar kan inte läsas av andra användare",
+        "ACCESS-ROOT-AUTHORIZED-KEYS": "Bara deklarerade SSH-nycklar kan logga in som root",
+        "ACCESS-SHADOW-PERMISSIONS": "Filer med lösenordshashar kan bara läsas av root (och gruppen shadow)",
+        "ACCESS-SSH-CRYPTO": "SSH erbjuder bara starka chiffer, MAC-algoritmer och nyckelutbyten",
+        "ACCESS-SSH-EMPTY-PASSWORDS": "SSH nekar konton med tomt lösenord",
+        "ACCESS-SSH-KBD-INTERACTIVE": "SSH tar inte emot inloggning med keyboard-interactive",
+        "ACCESS-SSH-MAX-AUTH-TRIES": "SSH begränsar antalet inloggningsförsök per anslutning",
+        "ACCESS-SSH-PASSWORD-AUTH": "SSH tar inte emot inloggning med lösenord",
+        "ACCESS-SSH-ROOT-LOGIN": "SSH låter inte root logga in",
+        "ACCESS-SUDO-NOPASSWD-ALL": "sudo kräver lösenord innan något kommando körs som root",
+        "BACKUP-AWS-BOOKKEEPING-RETENTION": "Inget i en S3-bucket för bokföring raderas före den lagstadgade minsta lagringstiden",
+        "BACKUP-AWS-PLAN-RETENTION": "AWS Backup-planer raderar återställningspunkter, och kopiorna av dem, inom schemat för säkerhetskopior",
+        "BACKUP-AWS-S3-LIFECYCLE": "S3-buckets för säkerhetskopior låter varje objekt, och varje gammal version, gå ut inom schemat för säkerhetskopior",
+        "BACKUP-AWS-S3-OLDEST-OBJECT": "Ingen objektversion i en S3-bucket för säkerhetskopior är äldre än schemat tillåter",
+        "BACKUP-FRESHNESS": "Säkerhetskopior tas faktiskt",
+        "BACKUP-MAX-AGE": "Säkerhetskopior tas bort enligt schemat för säkerhetskopior",
+        "DATA-AWS-BACKUP-LOCATION": "AWS Backup-valv och kopiorna som backupplanerna gör finns i tillåtna regioner",
+        "DATA-AWS-EC2-LOCATION": "EC2-instanser, EBS-volymer och EBS-ögonblicksbilder finns i tillåtna regioner",
+        "DATA-AWS-RDS-LOCATION": "RDS-databaser, deras ögonblicksbilder och automatiska säkerhetskopior (och deras replikering) finns i tillåtna regioner",
+        "DATA-AWS-S3-BUCKET-REGION": "S3-buckets finns i tillåtna regioner",
+        "DATA-AWS-S3-REPLICATION": "S3-replikering kopierar bara data till buckets i tillåtna regioner",
+        "DATA-DECLARED-LOCATION": "System med personuppgifter är angivna att finnas inom EU/EES",
+        "DATA-PROCESSOR-LOCATION": "Underbiträden som tar emot personuppgifter finns inom EU/EES eller omfattas av en skyddsåtgärd",
+        "PWHASH-DB-APP-PASSWORDS": "Applikationens användarlösenord lagras som långsamma, saltade hashar",
+        "PWHASH-MYSQL-AUTH-PLUGINS": "MySQL/MariaDB-konton lagrar lösenord med ett starkt autentiseringsinsticksprogram",
+        "PWHASH-MYSQL-EMPTY-PASSWORDS": "Inget MySQL/MariaDB-konto har tomt lösenord",
+        "PWHASH-PG-PASSWORD-ENCRYPTION": "PostgreSQL hashar nya lösenord med SCRAM-SHA-256",
+        "PWHASH-PG-ROLE-PASSWORDS": "Varje PostgreSQL-roll med inloggning har sitt lösenord lagrat som SCRAM-SHA-256",
+        "PWHASH-SHADOW-EMPTY": "Inget systemkonto har tomt lösenord",
+        "PWHASH-SHADOW-SCHEMES": "Systemkontonas lösenord lagras med starka envägshashar",
+        "TLS-CERT-EXPIRY": "Certifikaten är giltiga och går inte ut inom kort",
+        "TLS-CERT-HOSTNAME": "Certifikaten anger det värdnamn som klienterna ansluter till",
+        "TLS-CERT-KEY-STRENGTH": "Certifikatens nycklar är tillräckligt starka",
+        "TLS-CERT-SIGNATURE": "Certifikaten är inte signerade med SHA-1 eller MD5",
+        "TLS-CERT-TRUSTED": "Certifikaten leder till en betrodd utfärdare",
+        "TLS-DB-OFFERED": "Databasservrarna erbjuder TLS",
+        "TLS-MAIL-PLAINTEXT-AUTH": "E-postservrarna tar inte emot lösenord före STARTTLS",
+        "TLS-MAIL-STARTTLS": "E-posttjänster som börjar okrypterat erbjuder STARTTLS",
+        "TLS-MYSQL-REQUIRE-SECURE-TRANSPORT": "MySQL/MariaDB vägrar okrypterade TCP-anslutningar (require_secure_transport)",
+        "TLS-MYSQL-SSL": "MySQL/MariaDB har TLS konfigurerat",
+        "TLS-PG-HBA-HOSTSSL": "PostgreSQL tar bara emot icke-lokala anslutningar över TLS (hostssl)",
+        "TLS-PG-SSL": "PostgreSQL har TLS påslaget",
+        "TLS-PROTOCOLS": "Tjänsterna tar bara emot aktuella TLS-versioner",
+        "TLS-WEB-HSTS": "Webbplatserna säger åt webbläsare att bara använda HTTPS (HSTS)",
+        "TLS-WEB-HTTP-REDIRECT": "Okrypterad HTTP skickas vidare till HTTPS",
+    },
+}
+
+
+def resolve_language(lang: Any) -> str:
+    """``lang`` if the catalogue has it, else English (runs older than schema 1.1 have no ``lang``)."""
+    return lang if isinstance(lang, str) and lang in CATALOGUE else DEFAULT_LANGUAGE
+
+
+class Translator:
+    """The fixed strings of one language: ``t("key", name=value)``."""
+
+    def __init__(self, lang: Any = DEFAULT_LANGUAGE):
+        self.lang = resolve_language(lang)
+        self.strings = CATALOGUE[self.lang]
+
+    def __call__(self, key: str, /, **values: Any) -> str:
+        template = self.strings[key]
+        return template.format(**values) if values else template
+
+    def plural(self, key: str, n: int, /, **values: Any) -> str:
+        return self(f"{key}.{'one' if n == 1 else 'other'}", n=n, **values)
+
+    def get(self, prefix: str, code: Any) -> str | None:
+        """The string for ``prefix.code`` (e.g. ``reason.timeout``), or None when the catalogue has none."""
+        key = f"{prefix}.{code}"
+        return self.strings.get(key) if isinstance(code, str) else None
+
+    def control_title(self, control: Mapping[str, Any]) -> tuple[str, str]:
+        """(title, language of the title) of a control: the translation if there is one, else the recorded title."""
+        title = CONTROL_TITLES.get(self.lang, {}).get(control.get("id", ""))
+        if title:
+            return title, self.lang
+        return control.get("title") or control.get("id", ""), DEFAULT_LANGUAGE
+
+
+def localized(value: Any, lang: str) -> str | None:
+    """A text given as a string, or as ``{language: text}``: the entry for ``lang``, else English, else the first."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        for key in (lang, DEFAULT_LANGUAGE):
+            if isinstance(value.get(key), str):
+                return value[key]
+        return next((v for _, v in sorted(value.items()) if isinstance(v, str)), None)
+    return str(value)
+
+
+def localized_language(value: Any, lang: str) -> str | None:
+    """The language :func:`localized` picked its text from; None for a plain string (its language is not known)."""
+    if isinstance(value, Mapping):
+        for key in (lang, DEFAULT_LANGUAGE):
+            if isinstance(value.get(key), str):
+                return key
+        return next((k for k, v in sorted(value.items()) if isinstance(v, str)), None)
+    return None
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+def format_when(value: Any) -> str:
+    """An ISO-8601 timestamp as ``YYYY-MM-DD HH:MM:SS UTC``; anything else unchanged (a date stays a date)."""
+    if not isinstance(value, str) or not _ISO.match(value):
+        return "" if value is None else str(value)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
