@@ -27,7 +27,7 @@ from .model import FAMILIES, Severity, Status
 from .policy import DEFAULT_POLICY, builtin_policies, load_policy
 from .registry import Registry, RegistryError
 from .folders import newest_report, point_latest, prune, write_with_free_name
-from .integrity import PASSPHRASE_ENV, load_private_key
+from .integrity import PASSPHRASE_ENV, key_id, load_private_key, write_atomic
 from .report import FORMATS, LANGUAGES, RENDERERS, run_document, write_report
 from .runner import RunOptions, Runner, make_plan
 from .timeutil import utc_now
@@ -370,18 +370,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         _history_call(lambda: history.record(doc, os.path.abspath(folder)), None)
         history.close()
     removed = prune(args.out, args.keep, protect=folder) if args.keep else []
-    code, why = exit_code(doc, args.fail_on)
-    _print_summary(doc, folder, code, why, args.quiet)
-    if removed and not args.quiet:
-        print(f"pruned {len(removed)} old report folder(s) (--keep {args.keep})")
-    if baseline is not None:
-        code, why = _compare_with_baseline(baseline, doc, args)
-    if signing_key is not None and not args.quiet:
-        from .integrity import key_id
-
-        print(f"signed with key {key_id(signing_key.public_key())}")
-    if baseline is not None:
-        print(f"exit {code}: {why}")
+    extra = []
+    if args.baseline:
+        code, why, comparison = _compare_with_baseline(baseline, doc, args)
+        extra.append(comparison)
+    else:
+        code, why = exit_code(doc, args.fail_on)
+    if removed:
+        extra.append(f"pruned {len(removed)} old report folder(s) (--keep {args.keep})")
+    if signing_key is not None:
+        extra.append(f"signed with key {key_id(signing_key.public_key())}")
+    _print_summary(doc, folder, code, why, args.quiet, extra)
     return code
 
 
@@ -395,20 +394,20 @@ def _baseline(spec: str, out: str) -> dict[str, Any] | None:
     return load_run(spec)
 
 
-def _compare_with_baseline(baseline: dict[str, Any] | None, doc: dict[str, Any], args: argparse.Namespace) -> tuple[int, str]:
+def _compare_with_baseline(baseline: dict[str, Any] | None, doc: dict[str, Any], args: argparse.Namespace) -> tuple[int, str, str]:
+    """Exit code, its reason and the difference as text, judged on what is new since ``baseline``."""
     from .diff import diff_exit_code, diff_runs, render_text
 
-    if not doc["complete"]:
-        return EXIT_INTERRUPTED, "the run was interrupted; the report is incomplete"
     if baseline is None:
-        print("baseline: no earlier report in the output folder; every violation counts as new")
-        baseline = {**doc, "findings": [], "targets": [], "controls": [], "run_id": "none", "started_at": "", "complete": True}
+        code, why = exit_code(doc, args.fail_on)
+        return code, why, "baseline: no earlier report in the output folder; every violation and error counts as new"
+    heading = f"compared with run {baseline.get('run_id')} ({baseline.get('started_at')}):"
     d = diff_runs(baseline, doc)
-    if not args.quiet:
-        print(f"\ncompared with run {baseline.get('run_id')} ({baseline.get('started_at') or 'none'}):")
-        print(render_text(d).rstrip())
-    fail_on = "never" if args.fail_on == "none" else "new-findings"
-    return diff_exit_code(d, fail_on, "low" if args.fail_on == "none" else args.fail_on)
+    if not doc["complete"]:
+        code, why = EXIT_INTERRUPTED, "the run was interrupted; the report is incomplete"
+    else:
+        code, why = diff_exit_code(d, "never" if args.fail_on == "none" else "new-findings", "low" if args.fail_on == "none" else args.fail_on)
+    return code, why, heading + "\n" + render_text(d).rstrip()
 
 
 def _open_history(location: str) -> Any:
@@ -466,29 +465,29 @@ def cmd_render(args: argparse.Namespace) -> int:
         doc["lang"] = args.lang
     source = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(args.run))
     files = render_reports(doc, formats)
+    existing = {name: _read_or_none(os.path.join(source, name)) for name in files}
     if args.check:
-        differ = []
         for name, data in files.items():
-            path = os.path.join(source, name)
-            same = os.path.isfile(path) and open(path, "rb").read() == data
-            print(f"{'same' if same else 'DIFFERENT':<9} {path}")
-            if not same:
-                differ.append(name)
-        return EXIT_VIOLATIONS if differ else EXIT_OK
-    out = args.out or source
+            print(f"{'same' if existing[name] == data else 'DIFFERENT':<9} {os.path.join(source, name)}")
+        return EXIT_OK if all(existing[n] == d for n, d in files.items()) else EXIT_VIOLATIONS
     if not args.out:
-        changed = [n for n, data in files.items() if os.path.isfile(os.path.join(out, n)) and open(os.path.join(out, n), "rb").read() != data]
+        changed = [n for n, data in files.items() if existing[n] is not None and existing[n] != data]
         if changed:
             raise InputError(Problem(args.run, None, None, f"re-rendering would change {', '.join(changed)} in the run's own folder (and break its manifest); pass --out DIR to write elsewhere"))
+    out = args.out or source
     os.makedirs(out, exist_ok=True)
     for name, data in files.items():
-        path = os.path.join(out, name)
-        tmp = f"{path}.tmp.{os.getpid()}"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-        print(f"wrote {path}")
+        write_atomic(os.path.join(out, name), data)
+        print(f"wrote {os.path.join(out, name)}")
     return EXIT_OK
+
+
+def _read_or_none(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -553,7 +552,7 @@ def exit_code(doc: Mapping[str, Any], fail_on: str) -> tuple[int, str]:
     return EXIT_OK, "compliant: no violation, nothing left unverified"
 
 
-def _print_summary(doc: Mapping[str, Any], folder: str, code: int, why: str, quiet: bool) -> None:
+def _print_summary(doc: Mapping[str, Any], folder: str, code: int, why: str, quiet: bool, extra: Sequence[str] = ()) -> None:
     out = sys.stdout
     if not quiet:
         s = doc["summary"]["by_status"]
@@ -573,5 +572,7 @@ def _print_summary(doc: Mapping[str, Any], folder: str, code: int, why: str, qui
                 for w in waivers.get(key) or []:
                     tail = f"expired {w['expires']}, no longer applies" if key == "expired" else ("matches no finding" if key == "unmatched" else "every finding it covers passed")
                     print(f"  {label:<10} waiver {w['id']} ({w['control']} on {w['target']}, {w['source']}): {tail}", file=out)
+        for text in extra:
+            print(text, file=out)
     print(f"report: {os.path.join(folder, 'report.html') if os.path.exists(os.path.join(folder, 'report.html')) else folder}", file=out)
     print(f"exit {code}: {why}", file=out)

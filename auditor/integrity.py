@@ -115,12 +115,13 @@ def generate_keypair(path: str, passphrase: bytes | None = None, force: bool = F
     public_pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    _write_atomic(path, private_pem, 0o600)
-    _write_atomic(pub_path, public_pem, 0o644)
+    write_atomic(path, private_pem, 0o600)
+    write_atomic(pub_path, public_pem, 0o644)
     return path, pub_path, key_id(key.public_key())
 
 
-def _write_atomic(path: str, data: bytes, mode: int) -> None:
+def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
     tmp = f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
