@@ -51,7 +51,7 @@ EXAMPLE = _example()
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
     """One headless Chromium for the module, quit (with its chromedriver) at the end."""
-    ensure_packages("chromium", "chromium-driver", programs=["chromium", "chromedriver"])
+    ensure_packages("chromium", "chromium-driver", "fonts-dejavu-core", programs=["chromium", "chromedriver"])
     profile = tempfile.mkdtemp(prefix="auditor-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
