@@ -317,3 +317,15 @@ def test_baseline_previous_fails_only_on_new_violations(tmp_path, inventory, loc
         """, name="inv2.yaml")
     assert main(["run", inv2, "--out", str(out), "--only", ONLY, "--no-history", "--baseline", "previous"]) == 1
     assert "server:there" in capsys.readouterr().out
+
+
+def test_a_folder_written_before_per_item_digests_is_checked_file_by_file(tmp_path, inventory, capsys):
+    folder = _run(inventory, tmp_path / "r")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["run"]  # what schema 1.0 wrote: file digests only
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    code, out = _verify(capsys, folder)
+    assert code == 0 and "checked as a whole only" in out
+    (folder / "run.json").write_text((folder / "run.json").read_text().replace('"pass"', '"fail"', 1))
+    code, out = _verify(capsys, folder)
+    assert code == 1 and "run.json: altered" in out
