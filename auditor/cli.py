@@ -28,7 +28,8 @@ from .policy import DEFAULT_POLICY, builtin_policies, load_policy
 from .registry import Registry, RegistryError
 from .folders import newest_report, point_latest, prune, write_with_free_name
 from .integrity import PASSPHRASE_ENV, key_id, load_private_key, write_atomic
-from .report import FORMATS, LANGUAGES, RENDERERS, run_document, write_report
+from .report import FORMATS, RENDERERS, run_document, write_report
+from .report.i18n import LANGUAGES
 from .runner import RunOptions, Runner, make_plan
 from .timeutil import utc_now
 from .transports import ConnectOptions

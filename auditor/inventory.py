@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError, Problem
-from .model import Target, sha256_hex
+from .model import Target
 from .secrets import secret
-from .yamlsrc import MISSING, Checker, Field, LList, LMap, boolean, check_mapping, integer, list_of, load, number, string, suggest
+from .yamlsrc import MISSING, boolean, check_mapping, Checker, Field, integer, list_of, LList, LMap, load_document, number, string, suggest
 
 NAME = string(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", "a name of letters, digits, '.', '_' or '-'")
 COUNTRY = string(r"[A-Z]{2}", "an ISO 3166 two-letter country code in capitals, e.g. SE")
@@ -158,16 +158,8 @@ class Inventory:
 
 
 def load_inventory(path: str) -> Inventory:
-    raw_doc = load(path)
-    with open(path, "rb") as fh:
-        digest = sha256_hex(fh.read())
-    chk = Checker(path)
-    if raw_doc is None:
-        raise InputError(Problem(path, 1, 1, "the inventory is empty; expected a mapping with sections such as servers:, web:, processors:"))
-    top = check_mapping(raw_doc, "", (1, 1), chk, TOP, "the inventory")
-    if top is None or not isinstance(raw_doc, LMap):
-        chk.raise_if_any()
-        raise InputError(Problem(path, 1, 1, "expected a mapping at the top of the inventory"))
+    document = load_document(path, TOP, "the inventory", empty="the inventory is empty; expected a mapping with sections such as servers:, web:, processors:")
+    raw_doc, top, digest, chk = document.raw, document.top, document.sha256, document.checker
 
     defaults = {}
     if "defaults" in raw_doc:

@@ -15,9 +15,9 @@ from importlib import resources
 from typing import Any
 
 from .errors import InputError, Problem
-from .model import Promise, sha256_hex
+from .model import Promise
 from .registry import Registry
-from .yamlsrc import MISSING, Checker, Field, LMap, check_mapping, describe, list_of, load, mapping_of, string, suggest
+from .yamlsrc import MISSING, check_mapping, Checker, describe, Field, list_of, LMap, load_document, mapping_of, string, suggest
 
 DEFAULT_POLICY = "baseline-eu"
 
@@ -97,14 +97,8 @@ def resolve_policy_path(name_or_path: str) -> str:
 
 def load_policy(name_or_path: str, registry: Registry, _seen: tuple[str, ...] = ()) -> Policy:
     path = resolve_policy_path(name_or_path)
-    doc = load(path)
-    with open(path, "rb") as fh:
-        digest = sha256_hex(fh.read())
-    chk = Checker(path)
-    top = check_mapping(doc, "", (1, 1), chk, POLICY_FIELDS, "the policy")
-    if top is None or not isinstance(doc, LMap):
-        chk.raise_if_any()
-        raise InputError(Problem(path, 1, 1, "expected a mapping at the top of the policy"))
+    document = load_document(path, POLICY_FIELDS, "the policy")
+    doc, top, digest, chk = document.raw, document.top, document.sha256, document.checker
 
     parent: Policy | None = None
     if "extends" in top:

@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 
-from .errors import InputError, Problem
 from .inventory import Inventory
-from .model import Finding, Status, Target, sha256_hex
+from .model import Finding, Status, Target
 from .registry import Registry
-from .yamlsrc import MISSING, Checker, Field, LMap, check_mapping, describe, load, string, suggest
+from .yamlsrc import MISSING, check_mapping, Checker, describe, Field, LMap, load_document, string, suggest
 
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EARLIEST_YEAR = 2000
@@ -115,16 +114,9 @@ TOP_FIELDS: dict[str, Field] = {"waivers": Field(lambda v, p, pos, c: v, require
 
 def load_waivers(path: str, registry: Registry) -> WaiverSet:
     """Read and validate a waiver file; raises InputError listing every problem."""
-    doc = load(path)
-    with open(path, "rb") as fh:
-        digest = sha256_hex(fh.read())
-    chk = Checker(path)
-    if doc is None:
-        raise InputError(Problem(path, 1, 1, "the waiver file is empty; expected a mapping with a 'waivers:' list (see docs/waivers.md)"))
-    top = check_mapping(doc, "", (1, 1), chk, TOP_FIELDS, "the waiver file, with a 'waivers:' list")
-    if top is None or not isinstance(doc, LMap):
-        chk.raise_if_any()
-        raise InputError(Problem(path, 1, 1, "expected a mapping with a 'waivers:' list at the top of the waiver file"))
+    document = load_document(path, TOP_FIELDS, "the waiver file, with a 'waivers:' list",
+                             empty="the waiver file is empty; expected a mapping with a 'waivers:' list (see docs/waivers.md)")
+    doc, digest, chk = document.raw, document.sha256, document.checker
     raw = doc.get("waivers")
     waivers: list[Waiver] = []
     if raw is not None and not isinstance(raw, list):

@@ -12,6 +12,7 @@ report every problem of a file at once.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -120,19 +121,56 @@ def loads(text: str, filename: str) -> Any:
     return data
 
 
-def load(path: str) -> Any:
+def _read(path: str) -> bytes:
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            return fh.read()
     except FileNotFoundError:
         raise InputError(Problem(path, None, None, "file not found")) from None
     except IsADirectoryError:
         raise InputError(Problem(path, None, None, "is a directory, expected a YAML file")) from None
     except PermissionError:
         raise InputError(Problem(path, None, None, "permission denied while reading the file")) from None
+
+
+def _decode(path: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(Problem(path, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")) from None
-    return loads(text, path)
+
+
+def load(path: str) -> Any:
+    return loads(_decode(path, _read(path)), path)
+
+
+@dataclass
+class Document:
+    """A YAML file whose top level is a mapping, checked against a schema."""
+
+    raw: "LMap"
+    top: dict[str, Any]
+    sha256: str  # of the file's bytes, as read
+    checker: "Checker"
+
+
+def load_document(path: str, fields: dict[str, "Field"], what: str, empty: str = "") -> Document:
+    """Read ``path`` once, parse it and check its top-level keys against ``fields``.
+
+    Problems inside the mapping stay in ``checker`` for the caller to add to;
+    an empty file (with ``empty`` saying what was expected) or a top level
+    that is not a mapping raises at once.
+    """
+    data = _read(path)
+    raw = loads(_decode(path, data), path)
+    chk = Checker(path)
+    if raw is None and empty:
+        raise InputError(Problem(path, 1, 1, empty))
+    top = check_mapping(raw, "", (1, 1), chk, fields, what)
+    if top is None or not isinstance(raw, LMap):
+        chk.raise_if_any()
+        raise InputError(Problem(path, 1, 1, f"expected a mapping at the top of {what}"))
+    return Document(raw, top, hashlib.sha256(data).hexdigest(), chk)
 
 
 # --- schema -----------------------------------------------------------------

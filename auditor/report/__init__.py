@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ..integrity import MANIFEST, SIGNATURE, build_manifest, manifest_bytes, seal_document, signature_document
 from ..model import Run, to_jsonable
 from .html import render_html
-from .i18n import LANGUAGES
 from .junit import render_junit
 from .markdown import render_markdown
 
