@@ -266,9 +266,9 @@ def verify_folder(folder: str, public_key: Ed25519PublicKey | None = None, reren
     if "run.json" in contents and "run" not in manifest:
         result.notes.append(f"{MANIFEST} predates per-item digests (auditor < schema 1.1): run.json is checked as a whole only")
     elif "run.json" in contents:
-        _check_run(contents["run.json"], manifest["run"], result)
-        if rerender and tool_version and result.ok:
-            _check_rendering(contents, rerender, tool_version, result)
+        doc = _check_run(contents["run.json"], manifest["run"], result)
+        if doc is not None and rerender and tool_version and result.ok:
+            _check_rendering(doc, contents, rerender, tool_version, result)
     elif "run.json" not in files:
         bad(f"{MANIFEST}: does not list run.json")
     return result
@@ -304,16 +304,17 @@ def _check_signature(folder: str, manifest_raw: bytes, expected: Ed25519PublicKe
         result.notes.append(f"signature valid, made with key {key_id(embedded)} (the key stored in {SIGNATURE}); pass --key PUB to check it is yours")
 
 
-def _check_run(raw: bytes, recorded: Mapping[str, Any], result: Verification) -> None:
+def _check_run(raw: bytes, recorded: Mapping[str, Any], result: Verification) -> dict[str, Any] | None:
+    """Compare every section, fact and finding of run.json with the manifest; returns the parsed run."""
     bad = result.problems.append
     try:
         doc = json.loads(raw)
     except ValueError as exc:
         bad(f"run.json: not valid JSON any more ({exc})")
-        return
+        return None
     if not isinstance(doc, dict):
         bad("run.json: not a run document")
-        return
+        return None
     sections = recorded.get("sections") or {}
     for key in sorted(set(sections) | set(doc)):
         if key in ("facts", "findings"):
@@ -335,6 +336,7 @@ def _check_run(raw: bytes, recorded: Mapping[str, Any], result: Verification) ->
                 bad(f"run.json: fact {_describe_fact(fid, fact)} does not match its own digest")
     result.checked["facts"] = len(facts)
     result.checked["findings"] = len(findings)
+    return doc
 
 
 def _check_items(kind: str, items: Mapping[str, Any], expected: Mapping[str, str], describe: Callable[[str, Any], str], result: Verification, digest: Callable[[Any], str] = fact_digest) -> None:
@@ -355,8 +357,7 @@ def _describe_finding(key: str, finding: Mapping[str, Any]) -> str:
     return f"{finding.get('control')} on {finding.get('target')}"
 
 
-def _check_rendering(contents: Mapping[str, bytes], rerender: Callable[[dict[str, Any]], Mapping[str, bytes]], tool_version: str, result: Verification) -> None:
-    doc = json.loads(contents["run.json"])
+def _check_rendering(doc: dict[str, Any], contents: Mapping[str, bytes], rerender: Callable[[dict[str, Any]], Mapping[str, bytes]], tool_version: str, result: Verification) -> None:
     if doc.get("tool_version") != tool_version:
         result.notes.append(f"reports not re-rendered: the run was written by auditor {doc.get('tool_version')}, this is {tool_version}")
         return

@@ -329,3 +329,14 @@ def test_a_folder_written_before_per_item_digests_is_checked_file_by_file(tmp_pa
     (folder / "run.json").write_text((folder / "run.json").read_text().replace('"pass"', '"fail"', 1))
     code, out = _verify(capsys, folder)
     assert code == 1 and "run.json: altered" in out
+
+
+def test_a_facts_own_digest_rewritten_is_named(signed, capsys):
+    def rewrite_digest(doc):
+        doc["facts"][0]["sha256"] = "0" * 64
+
+    _rewrite_json(signed / "run.json", rewrite_digest)
+    fact = json.loads((signed / "run.json").read_text())["facts"][0]
+    code, out = _verify(capsys, signed)
+    assert code == 1
+    assert f"run.json: fact {fact['id']} ({fact['name']} on {fact['target']}) does not match its own digest" in out
