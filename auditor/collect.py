@@ -13,19 +13,13 @@ import time
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import CollectError
-from .model import Evidence, Reason, Target, sha256_hex
-from .timeutil import utc_now_iso
+from .evidence import EXCERPT_CHARS, EvidenceLog, excerpt
+from .model import Reason, Target
 from .transports.base import CommandResult
 
-EXCERPT_CHARS = 4000
+__all__ = ["Context", "EXCERPT_CHARS", "excerpt", "sudo_refusal", "command_error"]
 
 _DENIED = ("permission denied", "operation not permitted", "a password is required", "a terminal is required", "sudo: ")
-
-
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> tuple[str, bool]:
-    if len(text) <= limit:
-        return text, False
-    return text[:limit] + f"\n… ({len(text) - limit} more characters)", True
 
 
 class Context:
@@ -37,7 +31,7 @@ class Context:
         self.conn = conn
         self.params = params
         self.deadline = deadline
-        self.evidence: list[Evidence] = []
+        self.evidence = EvidenceLog()
 
     def remaining(self) -> float:
         left = self.deadline - time.monotonic()
@@ -77,35 +71,14 @@ class Context:
         return result
 
     def record_command(self, result: CommandResult, *, redact: Callable[[str], str] | None = None) -> None:
-        text = result.text
         if redact is not None:
-            shown = redact(text)
-            body, cut = excerpt(shown)
-            digest = sha256_hex(shown)
+            self.evidence.command(result, shown=redact(result.text), redacted=True)
         else:
-            body, cut = excerpt(text)
-            digest = sha256_hex(result.stdout)
-        if result.exit_status != 0 and result.error_text:
-            body += ("\n" if body else "") + "[stderr] " + excerpt(result.error_text, 1000)[0]
-        self.evidence.append(
-            Evidence(
-                kind="command",
-                source=result.display,
-                argv=result.argv,
-                at=result.started_at,
-                exit_status=result.exit_status,
-                excerpt=body,
-                sha256=digest,
-                truncated=cut or result.truncated,
-                redacted=redact is not None,
-                duration_ms=result.duration_ms,
-            )
-        )
+            self.evidence.command(result)
 
     def record(self, kind: str, source: str, content: str, *, redacted: bool = False) -> None:
         """Record evidence that is not a command (an inventory entry, an API answer)."""
-        body, cut = excerpt(content)
-        self.evidence.append(Evidence(kind=kind, source=source, at=utc_now_iso(), excerpt=body, sha256=sha256_hex(content), truncated=cut, redacted=redacted))
+        self.evidence.add(kind, source, content, redacted=redacted)
 
 
 _SUDO_REFUSALS = ("a password is required", "a terminal is required", "is not allowed to execute", "is not in the sudoers file", "may not run sudo", "sorry, user", "no tty present", "command not allowed")
