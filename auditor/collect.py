@@ -9,6 +9,8 @@ kept and digested.
 
 from __future__ import annotations
 
+import getpass
+import shlex
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -17,7 +19,7 @@ from .evidence import EXCERPT_CHARS, EvidenceLog, excerpt
 from .model import Reason, Target
 from .transports.base import CommandResult
 
-__all__ = ["Context", "EXCERPT_CHARS", "excerpt", "sudo_refusal", "command_error"]
+__all__ = ["Context", "EXCERPT_CHARS", "excerpt", "sudo_refusal", "command_error", "execute"]
 
 _DENIED = ("permission denied", "operation not permitted", "a password is required", "a terminal is required", "sudo: ")
 
@@ -25,13 +27,14 @@ _DENIED = ("permission denied", "operation not permitted", "a password is requir
 class Context:
     """Passed to a collector: the target, its connection, a deadline."""
 
-    def __init__(self, target: Target, conn: Any, params: Mapping[str, Any], deadline: float, host: Target | None = None):
+    def __init__(self, target: Target, conn: Any, params: Mapping[str, Any], deadline: float, host: Target | None = None, reads: Any = None):
         self.target = target
         self.host = host or target  # the server whose shell runs the commands (a backup's server)
         self.conn = conn
         self.params = params
         self.deadline = deadline
         self.evidence = EvidenceLog()
+        self.reads = reads  # the server's SharedReads (auditor.shellreads), for collectors that declared reads
 
     def remaining(self) -> float:
         left = self.deadline - time.monotonic()
@@ -41,7 +44,7 @@ class Context:
 
     def rooted(self, path: str) -> str:
         """``path`` under the server's ``root_dir`` (a mounted image or container root), if it has one."""
-        return self.host.get("root_dir", "").rstrip("/") + path
+        return rooted(self.host, path)
 
     def run(
         self,
@@ -51,24 +54,28 @@ class Context:
         ok: Sequence[int] = (0,),
         redact: Callable[[str], str] | None = None,
         input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> CommandResult:
         """Run ``argv`` on the target and record it as evidence.
 
         An exit status outside ``ok`` raises :class:`CollectError`: with
-        reason ``permission_denied`` when stderr says so, ``not_found`` for
-        exit 127, else ``command_failed``. ``sudo`` defaults to the target's
-        ``sudo`` setting (of the server, for a backup). ``input`` goes to the command's stdin and is never
-        recorded (use it for passphrases, never argv or environment).
+        reason ``permission_denied`` when sudo refused it (the message names
+        the refused argv and the sudoers line that would allow it), ``not_found``
+        for exit 127, else ``command_failed``. ``sudo`` defaults to the target's
+        ``sudo`` setting (of the server, for a backup). ``input`` goes to the
+        command's stdin and ``env`` to its environment; neither is ever
+        recorded (use them for passphrases, never argv).
         """
         use_sudo = bool(self.host.get("sudo", False)) if sudo is None else sudo
-        result = self.conn.run(list(argv), timeout=self.remaining(), sudo=use_sudo, **({"input": input} if input is not None else {}))
-        self.record_command(result, redact=redact)
-        if use_sudo and (refusal := sudo_refusal(result)):
-            # sudo's own exit status (1) can look like the program's: judge it before `ok`.
-            raise CollectError(Reason.PERMISSION_DENIED, f"sudo refused `{result.display}`: {refusal} (grant the audit user NOPASSWD sudo for this command, or audit as root)")
+        result = execute(self.conn, argv, sudo=use_sudo, user=self.user, timeout=self.remaining(), input=input, env=env, record=lambda r: self.record_command(r, redact=redact))
         if result.exit_status not in ok:
             raise command_error(result)
         return result
+
+    @property
+    def user(self) -> str:
+        """The account the commands run as on the target (for sudoers lines in messages)."""
+        return account_of(self.host)
 
     def record_command(self, result: CommandResult, *, redact: Callable[[str], str] | None = None) -> None:
         if redact is not None:
@@ -85,14 +92,59 @@ _SUDO_REFUSALS = ("a password is required", "a terminal is required", "is not al
 
 
 def sudo_refusal(result: CommandResult) -> str | None:
-    """sudo's own refusal line, if sudo (not the program it ran) failed."""
-    if result.exit_status == 0:
+    """sudo's own refusal line, if sudo (not the program it ran) failed.
+
+    sudo's messages are translated, but always start with ``sudo:`` (its
+    program name), which the programs it runs never print: any such line on
+    a failed sudo command is sudo's. "command not found" is not a refusal.
+    """
+    if result.exit_status == 0 or result.argv[:1] != ("sudo",):
         return None
     for line in result.error_text.splitlines():
-        low = line.lower()
-        if low.startswith("sudo:") and any(marker in low for marker in _SUDO_REFUSALS):
+        low = line.lower().strip()
+        if low.startswith("sudo:") and not low.endswith("command not found"):
             return line.strip()
     return None
+
+
+def rooted(host: Target, path: str) -> str:
+    """``path`` under the server's ``root_dir`` (a mounted image or container root), if it has one."""
+    return str(host.get("root_dir") or "").rstrip("/") + path
+
+
+def account_of(host: Target) -> str:
+    """The account commands run as on a server: its ``user`` (SSH), else this machine's user."""
+    if host.get("user") and host.get("connection", "ssh") != "local":
+        return str(host.get("user"))
+    try:
+        return getpass.getuser()
+    except OSError:
+        return "auditor"
+
+
+def execute(
+    conn: Any, argv: Sequence[str], *, sudo: bool, user: str, timeout: float,
+    input: bytes | None = None, env: Mapping[str, str] | None = None, record: Callable[[CommandResult], None] | None = None,
+) -> CommandResult:
+    """Run ``argv`` on ``conn`` (through sudo when asked); a refusal by sudo raises, naming what would allow it."""
+    options: dict[str, Any] = {}
+    if input is not None:
+        options["input"] = input
+    if env:
+        options["env"] = env
+    result = conn.run(list(argv), timeout=timeout, sudo=sudo, **options)
+    if record is not None:
+        record(result)
+    if sudo and (refusal := sudo_refusal(result)):
+        # sudo's own exit status (1) can look like the program's: judge it before the program's.
+        from .sudoers_file import allow_line
+
+        inner = list(result.argv[3:]) if result.argv[:3] == ("sudo", "-n", "--") else list(argv)
+        raise CollectError(
+            Reason.PERMISSION_DENIED,
+            f"sudo refused `{shlex.join(inner)}` ({refusal}); the sudoers line that allows exactly this: `{allow_line(user, inner)}` (or print the whole drop-in with `auditor sudoers INVENTORY`)",
+        )
+    return result
 
 
 def command_error(result: CommandResult) -> CollectError:

@@ -16,7 +16,7 @@ when it was redacted, so that no digest of a secret leaves the target).
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence, overload
 
 from .model import Evidence, sha256_hex
 from .timeutil import utc_now_iso
@@ -117,6 +117,17 @@ class EvidenceLog:
     def __iter__(self) -> Iterator[Evidence]:
         with self._lock:
             return iter(list(self._items))
+
+    @overload
+    def __getitem__(self, index: int) -> Evidence: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Evidence]: ...
+
+    def __getitem__(self, index: int | slice) -> Evidence | list[Evidence]:
+        """An entry (``log[-1]``: the latest) or a list of entries, as a list would give them."""
+        with self._lock:
+            return self._items[index]
 
     def __len__(self) -> int:
         return len(self._items)

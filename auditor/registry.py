@@ -111,6 +111,8 @@ class Collector:
     timeout: float
     func: Callable[..., Any]
     module: str = ""
+    reads: Callable[[Any, Any], Any] | None = None  # (target, host) -> auditor.shellreads.Reads: what it lists/reads, shared with the target's other collectors
+    sudo_commands: Callable[[Any, Any], list[list[str]]] | None = None  # (target, host) -> argv it runs through sudo besides the shared reads (for `auditor sudoers`)
 
 
 @dataclass(frozen=True)
@@ -128,13 +130,22 @@ def parameter(name: str, type: Any, default: Any, doc: str) -> Parameter:
     return Parameter(name, type, default, doc)
 
 
-def collector(name: str, *, kinds: Iterable[str], transport: str = "shell", timeout: float = 30.0) -> Callable[[Callable[..., Any]], Collector]:
+def collector(
+    name: str, *, kinds: Iterable[str], transport: str = "shell", timeout: float = 30.0,
+    reads: Callable[[Any, Any], Any] | None = None, sudo_commands: Callable[[Any, Any], list[list[str]]] | None = None,
+) -> Callable[[Callable[..., Any]], Collector]:
     """Declare a fact collector. ``transport`` names the connection it needs:
     ``shell`` (run argv on the target), ``inventory`` (no connection: the
-    declared settings), and later ``net``, ``db``, ``aws``."""
+    declared settings), ``net``, ``db``, ``aws``.
+
+    A shell collector that lists or reads files declares ``reads(target,
+    host) -> Reads``: the runner merges every collector's reads into one
+    ``find`` and one ``cat`` per server (``ctx.reads``). ``sudo_commands``
+    names the other commands it runs through sudo, so that ``auditor
+    sudoers`` can print a rule for exactly them."""
 
     def wrap(func: Callable[..., Any]) -> Collector:
-        return Collector(name, tuple(kinds), transport, float(timeout), func, func.__module__)
+        return Collector(name, tuple(kinds), transport, float(timeout), func, func.__module__, reads, sudo_commands)
 
     return wrap
 

@@ -23,12 +23,13 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
 from . import __version__
-from .collect import Context
+from .collect import Context, account_of
 from .errors import CollectError, InputError, NotApplicable, Problem
 from .inventory import Inventory
 from .model import FAMILIES, SCHEMA_VERSION, Evidence, Fact, Finding, Reason, Run, Status, Target, sha256_hex, summarise
 from .policy import Policy
 from .registry import Collector, Control, Outcome, Registry
+from .shellreads import Reads, SharedReads, merge
 from .timeutil import iso, utc_now, utc_now_iso
 from .transports import ConnectOptions, Transports
 from .waivers import WaiverSet, apply_waivers
@@ -167,12 +168,15 @@ class Runner:
     # -- one target ---------------------------------------------------------
 
     def audit_target(self, plan: TargetPlan) -> tuple[list[Fact], list[Finding]]:
+        """Collect a target's facts (shell collectors concurrently, on channels of its one connection), then evaluate."""
         target = plan.target
         connections: dict[str, Any] = {}
         broken: dict[str, CollectError] = {}
         facts: dict[str, Fact] = {}
         extra: list[Fact] = []  # how the target was identified (SSH host key): evidence no control reads
         budget_end = time.monotonic() + self.options.host_timeout
+        shared: SharedReads | None = None
+        running: list[tuple[Collector, Any]] = []
         try:
             for col in plan.collectors:
                 if self.cancel.is_set():
@@ -196,14 +200,32 @@ class Runner:
                     exc = broken[col.transport]
                     facts[col.name] = self._fact_skipped(target, col, exc.message, 0, col.transport) if isinstance(exc, NotApplicable) else self._fact_error(target, col, exc, 0, col.transport)
                     continue
-                facts[col.name] = self.collect(target, col, connections[col.transport], budget_end)
+                if col.transport == "shell":
+                    if shared is None:
+                        shared = self._shared_reads(plan, connections["shell"], budget_end)
+                    running.append((col, self._start(target, col, connections["shell"], budget_end, shared)))
+                else:
+                    facts[col.name] = self._finish(target, col, self._start(target, col, connections[col.transport], budget_end))
+            for col, started in running:
+                facts[col.name] = self._finish(target, col, started)
         finally:
+            if shared is not None:
+                shared.close()
             for conn in connections.values():
                 with self._live_lock:
                     self._live.discard(conn)
                 _close_quietly(conn)
-        findings = [self.evaluate(c, target, facts) for c in plan.controls]
-        return extra + list(facts.values()), findings
+        findings = [self.evaluate(c, target, {name: facts[name] for name in c.info.facts}) for c in plan.controls]
+        ordered = [facts[c.name] for c in plan.collectors]
+        return extra + ordered, findings
+
+    def _shared_reads(self, plan: TargetPlan, conn: Any, budget_end: float) -> SharedReads:
+        """One listing and one read of small files for every shell collector of the target that declared reads."""
+        host = self.transports.shell_host(plan.target)
+        declared = [c for c in plan.collectors if c.transport == "shell" and c.reads is not None]
+        reads = merge(c.reads(plan.target, host) for c in declared) if declared else Reads()
+        longest = max([self._timeout(plan.target, c) for c in declared] or [30.0])
+        return SharedReads(conn, reads, sudo=bool(host.get("sudo", False)), user=account_of(host), timeout=max(0.1, min(longest, budget_end - time.monotonic())))
 
     def _identity_fact(self, target: Target, conn: Any) -> Fact | None:
         """Record how a connection proved the target's identity (and say so when it was taken on trust)."""
@@ -224,14 +246,26 @@ class Runner:
         evidence = Evidence(kind="connection", source=repr(conn), at=now, excerpt=shown, sha256=sha256_hex(shown))
         return Fact(id=f"{target.id}/{name}", target=target.id, name=name, collector="auditor.runner", status="ok", collected_at=now, duration_ms=0, value=dict(info), transport=getattr(conn, "transport", ""), evidence=(evidence,))
 
+    def _timeout(self, target: Target, col: Collector) -> float:
+        return self.options.timeout or float(target.get("timeout") or col.timeout)
+
     def collect(self, target: Target, col: Collector, conn: Any, budget_end: float | None = None) -> Fact:
-        timeout = self.options.timeout or float(target.get("timeout") or col.timeout)
+        """One collector alone (its declared reads made for it alone)."""
+        reads = self._shared_reads(TargetPlan(target, (), (col,)), conn, budget_end or time.monotonic() + self.options.host_timeout) if col.reads is not None and col.transport == "shell" else None
+        try:
+            return self._finish(target, col, self._start(target, col, conn, budget_end, reads))
+        finally:
+            if reads is not None:
+                reads.close()
+
+    def _start(self, target: Target, col: Collector, conn: Any, budget_end: float | None = None, reads: SharedReads | None = None) -> dict[str, Any]:
+        """Start a collector in a thread of its own, under its deadline."""
+        timeout = self._timeout(target, col)
         if budget_end is not None:
             timeout = max(0.1, min(timeout, budget_end - time.monotonic()))
         host = self.transports.shell_host(target) if col.transport == "shell" else target
-        ctx = Context(target, conn, self.params, time.monotonic() + timeout, host)
-        box: dict[str, Any] = {}
-        started, t0 = utc_now_iso(), time.monotonic()
+        ctx = Context(target, conn, self.params, time.monotonic() + timeout, host, reads=reads if col.reads is not None else None)
+        box: dict[str, Any] = {"ctx": ctx, "timeout": timeout, "started": utc_now_iso(), "t0": time.monotonic()}
 
         def work() -> None:
             try:
@@ -241,8 +275,15 @@ class Runner:
                 box["trace"] = traceback.format_exc(limit=6)
 
         worker = threading.Thread(target=work, name=f"collect {target.id} {col.name}", daemon=True)
+        box["worker"] = worker
         worker.start()
-        worker.join(timeout + 1.0)
+        return box
+
+    def _finish(self, target: Target, col: Collector, box: dict[str, Any]) -> Fact:
+        """Wait for a started collector (until its deadline) and make its fact."""
+        ctx, timeout, started, t0, worker = box["ctx"], box["timeout"], box["started"], box["t0"], box["worker"]
+        conn = ctx.conn
+        worker.join(max(0.0, t0 + timeout + 1.0 - time.monotonic()))
         ms = int((time.monotonic() - t0) * 1000)
         transport = getattr(conn, "transport", "")
         if worker.is_alive():

@@ -1,8 +1,9 @@
 """Access: the SSH keys that can log in as root, against the inventory's allowlist.
 
 Root's ``authorized_keys`` and ``authorized_keys2`` (OpenSSH's default
-AuthorizedKeysFile, under the server's ``root_dir``) are read with ``cat``
-(root's home is private: set ``sudo: true`` when auditing as another user).
+AuthorizedKeysFile, under the server's ``root_dir``) are read by the server's
+one shared ``cat`` (root's home is private: set ``sudo: true`` when auditing
+as another user); whether they exist comes from the shared listing.
 Each key line, with or without an options prefix (``command="..."``,
 ``from="..."``, ``restrict``...), is reduced to its type, OpenSSH SHA256
 fingerprint and comment; only that reduction is kept as evidence, never the
@@ -22,13 +23,13 @@ import hashlib
 import re
 from typing import Any, Mapping
 
-from auditor.collect import Context, command_error
+from auditor.collect import Context, rooted
 from auditor.model import Target
 from auditor.registry import Outcome, collector, control, failed, passed, unverified
+from auditor.shellreads import Reads
 
 AUTHORIZED_KEYS_FILES = ("/root/.ssh/authorized_keys", "/root/.ssh/authorized_keys2")
 SHOWN = 20  # keys listed in a message
-_MISSING = ("No such file or directory", "Not a directory")
 _OPTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*")
 
 
@@ -142,7 +143,7 @@ def redact_authorized_keys(text: str) -> str:
 
 
 
-@collector("ssh.root_authorized_keys", kinds=("server",), timeout=15)
+@collector("ssh.root_authorized_keys", kinds=("server",), timeout=15, reads=lambda t, h: Reads(files=tuple(rooted(h, p) for p in AUTHORIZED_KEYS_FILES)))
 def root_authorized_keys(ctx: Context) -> dict[str, Any]:
     allowlist = ctx.target.get("authorized_root_keys")
     declared = "(not declared)" if allowlist is None else ("[]" if not allowlist else "\n".join(f"- {fp}" for fp in allowlist))
@@ -150,13 +151,11 @@ def root_authorized_keys(ctx: Context) -> dict[str, Any]:
     files, keys, invalid = [], [], []
     for logical in AUTHORIZED_KEYS_FILES:
         path = ctx.rooted(logical)
-        result = ctx.run(["cat", "--", path], ok=(0, 1), redact=redact_authorized_keys)
-        if result.exit_status != 0:
-            if any(marker in result.error_text for marker in _MISSING) and "ermission denied" not in result.error_text:
-                files.append({"path": path, "present": False})
-                continue
-            raise command_error(result)
-        parsed = parse_authorized_keys(result.text)
+        text = ctx.reads.file(ctx, path, redact=redact_authorized_keys)
+        if text is None:
+            files.append({"path": path, "present": False})
+            continue
+        parsed = parse_authorized_keys(text)
         files.append({"path": path, "present": True, "keys": len(parsed["keys"])})
         keys.extend({"file": path, **k} for k in parsed["keys"])
         invalid.extend({"file": path, "line": n} for n in parsed["invalid"])

@@ -14,12 +14,13 @@ BACKUP-FRESHNESS in checks/files.py judge it the same way:
 * ``type: s3``: not here (the AWS checks audit buckets).
 
 The repository passphrase (``password:``, a secret reference) is resolved
-only here and goes to the tool on its standard input, never in argv or an
-environment value: borg reads it from ``BORG_PASSPHRASE_FD=0``, restic from
-a standard input that is not a terminal. Passphrase variables the target's
-own environment may hold are removed (``env -u``) so the declared one is the
-one used. Archive times are read with ``TZ=UTC`` (borg 1.x prints naive
-local times) and compared with the target's own clock.
+only here and never put in argv: restic reads it from a standard input that
+is not a terminal; borg gets ``BORG_PASSPHRASE`` in its environment, which
+the SSH transport sends on stdin to the remote shell (``read``/``export``)
+before ``sudo -n -- borg list ...`` starts: no ``env`` wrapper inside sudo,
+so sudoers names borg itself, and ``env_keep += "BORG_PASSPHRASE"`` lets the
+value through. Archive times are read with ``TZ=UTC`` where sudo lets it pass
+(borg 1.x prints naive local times) and compared with the target's own clock.
 
 >>> parse_borg_list('{"archives": [{"name": "a", "time": "2025-01-01T00:00:00.000000"}]}', "/r")[0]["mtime"]
 1735689600
@@ -32,20 +33,39 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from auditor.collect import Context
+from auditor.collect import Context, rooted
 from auditor.errors import CollectError, NotApplicable
-from auditor.model import Reason
+from auditor.model import Reason, Target
 from auditor.registry import collector
+from auditor.shellreads import Reads
 
 from checks.files import list_tree, target_clock
 
-BORG_ENV = (
-    "env", "-u", "BORG_PASSPHRASE", "-u", "BORG_PASSCOMMAND", "-u", "BORG_REPO",
-    "BORG_PASSPHRASE_FD=0", "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes", "BORG_RELOCATED_REPO_ACCESS_IS_OK=yes", "TZ=UTC",
-)
-RESTIC_ENV = (
-    "env", "-u", "RESTIC_PASSWORD", "-u", "RESTIC_PASSWORD_FILE", "-u", "RESTIC_PASSWORD_COMMAND", "-u", "RESTIC_REPOSITORY", "-u", "RESTIC_REPOSITORY_FILE", "TZ=UTC",
-)
+# What borg needs in its environment: through sudo, these reach it only where
+# sudoers' env_keep allows (`auditor sudoers` prints that line); BORG_PASSPHRASE
+# travels on stdin to the remote shell, never in argv (see transports.ssh).
+BORG_ENV_KEEP = ("BORG_PASSPHRASE", "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "BORG_RELOCATED_REPO_ACCESS_IS_OK")
+
+
+def borg_argv(repository: str) -> list[str]:
+    return ["borg", "list", "--json", "--bypass-lock", "--", repository]
+
+
+def restic_argv(repository: str) -> list[str]:
+    return ["restic", "--repo", repository, "snapshots", "--json", "--no-lock", "--no-cache", "--quiet"]
+
+
+def _sudo_commands(target: Target, host: Target) -> list[list[str]]:
+    kind, repository = target.get("type"), target.get("repository")
+    if kind == "borg":
+        return [borg_argv(repository)]
+    if kind == "restic":
+        return [restic_argv(repository)]
+    return []
+
+
+def _reads(target: Target, host: Target) -> Reads:
+    return Reads(trees=(rooted(host, str(target.get("path"))),)) if target.get("type") == "path" and target.get("path") else Reads()
 _ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$")
 
 
@@ -135,7 +155,7 @@ def _listing(root: str, entries: list[dict[str, Any]], source: str, now: int, pu
     return {"roots": [root], "entries": entries, "missing": [], "unreadable": [], "truncated": False, "now": now, "source": source, "purpose": purpose}
 
 
-@collector("files.backup_listing", kinds=("backup",), timeout=120)
+@collector("files.backup_listing", kinds=("backup",), timeout=120, reads=_reads, sudo_commands=_sudo_commands)
 def backup_set_listing(ctx: Context) -> dict[str, Any]:
     kind = ctx.target.get("type")
     purpose = ctx.target.get("purpose", "backup")
@@ -148,11 +168,14 @@ def backup_set_listing(ctx: Context) -> dict[str, Any]:
     repository = ctx.target.get("repository")
     if kind == "borg":
         secret = _password(ctx)
-        result = ctx.run([*BORG_ENV, "borg", "list", "--json", "--bypass-lock", "--", repository], ok=range(256), redact=_show_borg, input=secret or b"")
+        env = {"BORG_PASSPHRASE": (secret or b"").decode("utf-8"), "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes", "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes", "TZ": "UTC"}
+        result = ctx.run(borg_argv(repository), ok=range(256), redact=_show_borg, env=env)
         if result.exit_status != 0:
             error = repository_error("borg", repository, result.error_text, result.exit_status)
             if error.reason is Reason.AUTH_FAILED and secret is None:
                 raise CollectError(Reason.AUTH_FAILED, f"the borg repository {repository} is encrypted and backup {ctx.target.name} declares no password: (a secret reference)")
+            if error.reason is Reason.AUTH_FAILED and ctx.host.get("sudo"):
+                raise CollectError(Reason.AUTH_FAILED, error.message + " (through sudo, the passphrase reaches borg only if sudoers keeps it: Defaults env_keep += \"BORG_PASSPHRASE\"; see `auditor sudoers`)")
             raise error
         entries = parse_borg_list(result.text, repository)
         return _listing(repository, entries, "borg", target_clock(ctx), purpose)
@@ -160,7 +183,7 @@ def backup_set_listing(ctx: Context) -> dict[str, Any]:
         secret = _password(ctx)
         if secret is None:
             raise CollectError(Reason.CONFIG_ERROR, f"restic repositories are always encrypted: declare password: (a secret reference) for backup {ctx.target.name}")
-        result = ctx.run([*RESTIC_ENV, "restic", "--repo", repository, "snapshots", "--json", "--no-lock", "--no-cache", "--quiet"], ok=range(256), redact=_show_restic, input=secret + b"\n")
+        result = ctx.run(restic_argv(repository), ok=range(256), redact=_show_restic, input=secret + b"\n")
         if result.exit_status != 0:
             raise repository_error("restic", repository, result.error_text, result.exit_status)
         entries = parse_restic_snapshots(result.text, repository)

@@ -1,7 +1,8 @@
 """Files on a server: who can read secrets and backups, and how old backups are.
 
-One GNU ``find -printf`` per declared set of paths lists type, mode, owner,
-size and modification time of everything below them (never the content).
+The server's one shared ``find -printf`` (auditor/shellreads.py) lists type,
+mode, owner, size and modification time of everything below the declared
+paths (never the content); the clock is ``date +%s``, without sudo.
 Controls judge "readable by other users" by the *effective* permissions:
 a file with mode o+r inside a directory without o+x is not reachable.
 
@@ -17,25 +18,22 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
-import re
 import stat
 from typing import Any, Iterable, Mapping
 
-from auditor.collect import Context
+from auditor.collect import Context, rooted
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
 from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped, unverified
+from auditor.shellreads import MAX_ENTRIES, Reads
 
-# find itself expands \t and \0: an argv element cannot carry a NUL byte.
-FIND_FORMAT = "%y\\t%m\\t%u\\t%g\\t%s\\t%T@\\t%p\\0"
-MAX_ENTRIES = 20000
 SHOWN = 20  # offenders listed in a message
 
 BACKUP_MAX_AGE = parameter("backup_max_age_days", int, 35, "Oldest backup file allowed, in days (the backup schedule's maximum age).")
 BACKUP_FRESHNESS = parameter("backup_freshness_days", int, 2, "The newest backup file must be younger than this, in days (backups actually happen).")
 
-_FIND_ERR = re.compile(r"^find: [‘'`\"](?P<path>.*)[’'`\"]: (?P<why>.*)$")
 PRIVATE_KEY_PATTERNS = ("*_key", "*.key", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk", "*.p12", "*.pfx", "*-key.pem", "*_key.pem", "privkey*.pem", "*.ppk")
+SYSTEM_FILES = ("/etc/shadow", "/etc/gshadow")
 
 
 def is_private_key(path: str) -> bool:
@@ -44,86 +42,59 @@ def is_private_key(path: str) -> bool:
     return any(fnmatch.fnmatch(name, p) for p in PRIVATE_KEY_PATTERNS)
 
 
-def parse_find(raw: str, max_entries: int = MAX_ENTRIES) -> tuple[list[dict[str, Any]], bool]:
-    entries: list[dict[str, Any]] = []
-    for record in raw.split("\0"):
-        if not record:
-            continue
-        parts = record.split("\t", 6)
-        if len(parts) != 7:
-            raise CollectError(Reason.PARSE_ERROR, f"unexpected find output record: {record[:80]!r}")
-        kind, mode, owner, group, size, mtime, path = parts
-        try:
-            entries.append({"type": kind, "mode": mode.zfill(4), "owner": owner, "group": group, "size": int(size), "mtime": int(float(mtime)), "path": path})
-        except ValueError:
-            raise CollectError(Reason.PARSE_ERROR, f"unexpected find output record: {record[:80]!r}") from None
-        if len(entries) >= max_entries:
-            return entries, True
-    return entries, False
+def combine(listings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Listings of several roots as one (the shape the controls judge)."""
+    return {
+        "roots": [r for x in listings for r in x["roots"]],
+        "entries": [e for x in listings for e in x["entries"]],
+        "missing": [m for x in listings for m in x["missing"]],
+        "unreadable": [u for x in listings for u in x["unreadable"]],
+        "truncated": any(x["truncated"] for x in listings),
+    }
 
 
-def _show_listing(raw: str) -> str:
-    lines = []
-    for record in raw.split("\0"):
-        parts = record.split("\t", 6)
-        if len(parts) == 7:
-            kind, mode, owner, group, size, mtime, path = parts
-            lines.append(f"{kind} {mode.zfill(4)} {owner}:{group} {size:>10} {mtime.split('.')[0]} {path}")
-    return "\n".join(lines)
-
-
-def list_tree(ctx: Context, paths: Iterable[str], max_depth: int | None = None) -> dict[str, Any]:
-    """List ``paths`` recursively (one filesystem each) on the target."""
-    # find prints "dir/" and then "dir/file" for a root given as "dir/": without
-    # the trailing slash the root's own mode is found as each child's parent.
-    paths = [p.rstrip("/") or "/" for p in paths]
-    depth = ["-maxdepth", str(max_depth)] if max_depth is not None else []
-    result = ctx.run(["find", "-H", *paths, *depth, "-xdev", "-printf", FIND_FORMAT], ok=(0, 1), redact=_show_listing)
-    missing, unreadable, other = [], [], []
-    for line in result.error_text.splitlines():
-        m = _FIND_ERR.match(line.strip())
-        if m and "No such file" in m.group("why"):
-            missing.append(m.group("path"))
-        elif m and ("Permission denied" in m.group("why") or "Operation not permitted" in m.group("why")):
-            unreadable.append(m.group("path"))
-        elif line.strip():
-            other.append(line.strip())
-    if result.exit_status != 0 and other:
-        raise CollectError(Reason.COMMAND_FAILED, f"`find` failed: {other[0]}")
-    entries, truncated = parse_find(result.text)
-    return {"roots": paths, "entries": entries, "missing": missing, "unreadable": unreadable, "truncated": truncated or result.truncated}
+def list_tree(ctx: Context, paths: Iterable[str]) -> dict[str, Any]:
+    """The server's shared listing (one ``find`` per server, see auditor.shellreads) of ``paths``."""
+    return combine([ctx.reads.listing(ctx, p) for p in paths])
 
 
 def target_clock(ctx: Context) -> int:
-    """Seconds since the epoch on the target's own clock (mtimes are on that clock too)."""
-    result = ctx.run(["date", "+%s"])
+    """Seconds since the epoch on the target's own clock (mtimes are on that clock too); needs no root."""
+    result = ctx.run(["date", "+%s"], sudo=False)
     try:
         return int(result.text.strip())
     except ValueError:
         raise CollectError(Reason.PARSE_ERROR, f"`date +%s` printed {result.text.strip()!r}") from None
 
 
+def _system_reads(target: Target, host: Target) -> Reads:
+    return Reads(trees=tuple(rooted(host, p) for p in SYSTEM_FILES))
 
-@collector("files.system_permissions", kinds=("server",), timeout=15)
+
+def _declared(target: Target, key: str) -> list[str]:
+    return [str(p) for p in (target.get(key) or [])]
+
+
+@collector("files.system_permissions", kinds=("server",), timeout=15, reads=_system_reads)
 def system_permissions(ctx: Context) -> dict[str, Any]:
-    paths = [ctx.rooted(p) for p in ("/etc/shadow", "/etc/gshadow")]
-    listing = list_tree(ctx, paths, max_depth=0)
+    paths = [ctx.rooted(p) for p in SYSTEM_FILES]
+    listing = list_tree(ctx, paths)
     if paths[0] in listing["missing"]:
         raise NotApplicable(f"{paths[0]} does not exist on this server")
     return listing
 
 
-@collector("files.key_listing", kinds=("server",), timeout=30)
+@collector("files.key_listing", kinds=("server",), timeout=30, reads=lambda t, h: Reads(trees=tuple(rooted(h, p) for p in _declared(t, "key_paths"))))
 def key_listing(ctx: Context) -> dict[str, Any]:
-    paths = ctx.target.get("key_paths") or []
+    paths = _declared(ctx.target, "key_paths")
     if not paths:
         raise NotApplicable("no key_paths are declared for this server in the inventory")
     return list_tree(ctx, [ctx.rooted(p) for p in paths])
 
 
-@collector("files.backup_listing", kinds=("server",), timeout=60)
+@collector("files.backup_listing", kinds=("server",), timeout=60, reads=lambda t, h: Reads(trees=tuple(rooted(h, p) for p in _declared(t, "backup_paths"))))
 def backup_listing(ctx: Context) -> dict[str, Any]:
-    paths = ctx.target.get("backup_paths") or []
+    paths = _declared(ctx.target, "backup_paths")
     if not paths:
         raise NotApplicable("no backup_paths are declared for this server in the inventory")
     listing = list_tree(ctx, [ctx.rooted(p) for p in paths])

@@ -1,7 +1,8 @@
 """Access: database and admin ports listening beyond loopback (``ss -tln``).
 
-``ss -H -tlnp`` lists the listening TCP sockets with their owning process
-(``-p`` shows other users' processes only to root; when ``ss`` refuses it,
+``ss -H -tlnp``, run without sudo (sockets are no secret), lists the
+listening TCP sockets with their owning process (``-p`` names only the audit
+account's own processes unless it is root; when ``ss`` refuses it,
 ``ss -H -tln`` lists the sockets without names, and a ``ss`` too old
 for ``-H`` prints a header that is skipped). A socket is *exposed* when
 it is bound to a wildcard (``0.0.0.0``, ``::``, ``*``) or to any address
@@ -134,7 +135,7 @@ def tcp_listeners(ctx: Context) -> dict[str, Any]:
     refused: CollectError | None = None
     for argv in SS_ATTEMPTS:
         try:
-            result = ctx.run(list(argv))
+            result = ctx.run(list(argv), sudo=False)  # sockets are not secret: no root needed (-p names only our own processes then)
         except CollectError as exc:
             if exc.reason is Reason.NOT_FOUND:
                 raise CollectError(Reason.NOT_FOUND, "ss is not installed on this server (Debian/Ubuntu package iproute2); listening ports cannot be listed") from None

@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from auditor.collect import Context
+from auditor.collect import Context, rooted
 from auditor.errors import CollectError
 from auditor.model import Reason, Target
 from auditor.registry import Outcome, collector, control, failed, parameter, passed
+from auditor.shellreads import Reads
 
 allowed_schemes = parameter(
     "password_hash_schemes_allowed", list,
@@ -90,11 +91,13 @@ def redact_shadow(text: str) -> str:
     return "\n".join(f"{r['account']}: {r['scheme']}{' (locked)' if r['locked'] else ''}" for r in rows)
 
 
-@collector("shadow.hash_schemes", kinds=("server",), timeout=15)
+@collector("shadow.hash_schemes", kinds=("server",), timeout=15, reads=lambda t, h: Reads(files=(rooted(h, "/etc/shadow"),)))
 def shadow_hash_schemes(ctx: Context) -> list[dict[str, Any]]:
     path = ctx.rooted("/etc/shadow")
-    result = ctx.run(["cat", "--", path], redact=redact_shadow)
-    accounts = parse_shadow(result.text)
+    text = ctx.reads.file(ctx, path, redact=redact_shadow)
+    if text is None:  # every Linux server has one: a wrong root_dir, not a server without passwords
+        raise CollectError(Reason.NOT_FOUND, f"{path} does not exist; password hashes cannot be checked")
+    accounts = parse_shadow(text)
     if not accounts:
         raise CollectError(Reason.PARSE_ERROR, f"{path} lists no accounts")
     return accounts

@@ -57,19 +57,28 @@ def parse_sshd_t(text: str) -> dict[str, list[str]]:
     return config
 
 
-@collector("sshd.effective_config", kinds=("server",), timeout=20)
+def sshd_argv(target: Target) -> list[str]:
+    extra = ["-f", str(target.get("sshd_config"))] if target.get("sshd_config") else []
+    return ["sshd", "-T", *extra]
+
+
+@collector("sshd.effective_config", kinds=("server",), timeout=20, sudo_commands=lambda t, h: [sshd_argv(t)])
 def sshd_effective_config(ctx: Context) -> dict[str, Any]:
-    extra = ["-f", ctx.target.get("sshd_config")] if ctx.target.get("sshd_config") else []
-    for program in SSHD_CANDIDATES:
+    argv = sshd_argv(ctx.target)
+    # Through sudo, `sshd` is found on sudo's secure_path; without sudo, look where sshd usually is.
+    programs = ("sshd",) if ctx.host.get("sudo") else SSHD_CANDIDATES
+    for program in programs:
         try:
-            result = ctx.run([program, "-T", *extra], ok=(0, 1, 255))
+            result = ctx.run([program, *argv[1:]], ok=(0, 1, 255))
         except CollectError as exc:
             if exc.reason is Reason.NOT_FOUND:
                 continue
             raise
+        if result.exit_status != 0 and result.argv[:1] == ("sudo",) and result.error_text.lower().rstrip().endswith("command not found"):
+            continue
         break
     else:
-        raise NotApplicable("sshd is not installed on this server (looked for " + ", ".join(SSHD_CANDIDATES) + ")")
+        raise NotApplicable("sshd is not installed on this server (looked for " + ", ".join(programs) + ")")
     if result.exit_status != 0:
         err = result.error_text
         if "no hostkeys available" in err or "Permission denied" in err:

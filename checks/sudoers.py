@@ -25,10 +25,11 @@ import posixpath
 import re
 from typing import Any, Iterable, Mapping
 
-from auditor.collect import Context, command_error
+from auditor.collect import Context, command_error, rooted
 from auditor.errors import NotApplicable
 from auditor.model import Target
 from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.shellreads import Reads
 
 SUDO_NOPASSWD_ALLOWED = parameter(
     "sudo_nopasswd_allowed", list, [],
@@ -36,6 +37,7 @@ SUDO_NOPASSWD_ALLOWED = parameter(
 )
 
 SUDOERS = "/etc/sudoers"
+DROPINS = "/etc/sudoers.d"  # read with the server's shared reads; other includes get a cat of their own
 MAX_FILES = 200  # include loops and runaway include trees stop here
 MAX_DEPTH = 128  # sudo's own nesting limit
 SHOWN = 20
@@ -308,11 +310,43 @@ def _include_path(directive: str, including: str) -> str:
     return directive if directive.startswith("/") else posixpath.normpath(posixpath.join(posixpath.dirname(including), directive))
 
 
-@collector("sudo.sudoers", kinds=("server",), timeout=30)
+def _sudoers_reads(target: Target, host: Target) -> Reads:
+    return Reads(files=(rooted(host, SUDOERS),), dirs=(rooted(host, DROPINS),))
+
+
+def audit_account(ctx: Context) -> dict[str, Any] | None:
+    """The account the audit runs as, when it reads through sudo: its name and groups (``id -Gn``, no root needed)."""
+    user = ctx.user
+    if not ctx.host.get("sudo") or user == "root":
+        return None
+    result = ctx.run(["id", "-Gn"], sudo=False)
+    return {"user": user, "groups": result.text.split(), "sudo": True}
+
+
+@collector("sudo.sudoers", kinds=("server",), timeout=30, reads=_sudoers_reads)
 def sudoers(ctx: Context) -> dict[str, Any]:
     root = ctx.rooted("")
     fact: dict[str, Any] = {"files": [], "missing": [], "ignored": [], "unresolved": [], "entries": []}
     seen: set[str] = set()
+    dropins: dict[str, str] = {}  # files of the drop-in folder, read together
+
+    def read(path: str) -> str | None:
+        if path == rooted(ctx.host, SUDOERS):
+            return ctx.reads.file(ctx, path, redact=show_sudoers)
+        if path in dropins:
+            return dropins[path]
+        return _read(ctx, path)  # an include outside the planned reads: a cat of its own
+
+    def folder_names(folder: str) -> list[str] | None:
+        if folder != rooted(ctx.host, DROPINS):
+            return _list_dir(ctx, folder)
+        entries = ctx.reads.folder_files(ctx, folder)
+        if entries is None:
+            return None
+        files = [e for e in entries if e["type"] == "f" or (e["type"] == "l" and e.get("target_type") == "f")]
+        wanted = [e for e in files if not (posixpath.basename(e["path"]).endswith("~") or "." in posixpath.basename(e["path"]))]
+        dropins.update(ctx.reads.read_folder_files(ctx, folder, wanted, redact=show_sudoers) if wanted else {})
+        return sorted(e["path"] for e in files)
 
     def visit(logical: str, depth: int, required: bool) -> None:
         path = root + logical
@@ -321,7 +355,7 @@ def sudoers(ctx: Context) -> dict[str, Any]:
                 fact["unresolved"].append({"path": path, "why": f"include limit reached ({MAX_FILES} files or {MAX_DEPTH} levels)"})
             return
         seen.add(path)
-        text = _read(ctx, path)
+        text = read(path)
         if text is None:
             if required:
                 raise NotApplicable(f"{path} does not exist: sudo is not configured on this server")
@@ -341,7 +375,7 @@ def sudoers(ctx: Context) -> dict[str, Any]:
                     fact["unresolved"].append({"path": target, "why": "%h (host name) includes are not followed", "file": path, "line": entry["line"]})
                     continue
                 folder = _include_path(target, logical)
-                names = _list_dir(ctx, root + folder)
+                names = folder_names(root + folder)
                 if names is None:
                     fact["missing"].append(root + folder)
                     continue
@@ -355,6 +389,7 @@ def sudoers(ctx: Context) -> dict[str, Any]:
                 fact["entries"].append(entry)
 
     visit(SUDOERS, 0, True)
+    fact["audit_account"] = audit_account(ctx)
     return fact
 
 

@@ -32,7 +32,8 @@ from auditor.collect import Context
 from auditor.errors import CollectError
 from auditor.model import Reason, Target
 from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped, unverified
-from auditor.transports.net import VERSIONS, NoHandshake, NoTLS, Transcript, certificate_details, days_between, hostname_matches, now_iso
+from auditor.transports.net import VERSIONS, NoHandshake, NoTLS, Transcript
+from checks.x509 import certificate_details, days_between, hostname_matches, now_iso
 
 TLS_KINDS = ("web", "mail", "database")
 

@@ -8,7 +8,7 @@ server offers are judged by TLS-PROTOCOLS and the certificate controls;
 whether the server *requires* TLS of its clients is read from its
 configuration by the database checks.
 
->>> from auditor.transports.net import PG_SSLREQUEST
+>>> from auditor.transports.dialogues import PG_SSLREQUEST
 >>> PG_SSLREQUEST.hex()
 '0000000804d2162f'
 """

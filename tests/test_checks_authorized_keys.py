@@ -168,12 +168,13 @@ def test_evidence_shows_fingerprints_not_key_blobs(tmp_path: Path, keys: dict[st
     run = run_keys(tmp_path, root, authorized_root_keys=[ops[1]])
 
     fact = next(f for f in run.facts if f.name == "ssh.root_authorized_keys")
-    inventory_ev, cat1, cat2 = fact.evidence
+    inventory_ev, cat1, absent = fact.evidence
     assert inventory_ev.kind == "inventory" and ops[1] in inventory_ev.excerpt
-    assert cat1.argv == ("cat", "--", f"{root}/root/.ssh/authorized_keys")
+    assert cat1.argv == ("cat", "--", f"{root}/root/.ssh/authorized_keys", f"{root}/root/.ssh/authorized_keys2")  # one read for both
+    assert cat1.kind == "file" and cat1.source == f"{root}/root/.ssh/authorized_keys"
     assert cat1.excerpt == f"1: ssh-ed25519 {ops[1]} ops@admin.example\n2: ssh-rsa {old[1]} old-laptop"
     assert cat1.redacted is True
-    assert cat2.exit_status == 1 and "No such file" in cat2.excerpt
+    assert absent.argv[0] == "find" and f"{root}/root/.ssh/authorized_keys2: not present" in absent.excerpt and "No such file" in absent.excerpt
     text = json.dumps(to_jsonable(run))
     for line in (ops[0], old[0]):
         assert line.split()[1] not in text

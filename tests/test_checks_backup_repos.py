@@ -27,7 +27,7 @@ from auditor.errors import CollectError, NotApplicable
 from auditor.inventory import load_inventory
 from auditor.model import Reason, Run
 from auditor.report import render_files, run_document
-from checks.backup_repos import BORG_ENV, RESTIC_ENV, backup_set_listing, parse_borg_list, parse_restic_snapshots, parse_time, repository_error
+from checks.backup_repos import backup_set_listing, parse_borg_list, parse_restic_snapshots, parse_time, repository_error
 
 from harness import ensure_packages
 from helpers import audit, verdicts
@@ -182,14 +182,14 @@ def test_unencrypted_borg_repository_needs_no_passphrase(tmp_path: Path, repos: 
     assert status_of(run, "plain")["BACKUP-FRESHNESS"] == "pass"
 
 
-def test_borg_evidence_is_a_lock_free_listing_with_the_passphrase_on_stdin(tmp_path: Path, repos: Repos) -> None:
+def test_borg_evidence_is_a_lock_free_listing_with_no_wrapper_and_no_passphrase_in_argv(tmp_path: Path, repos: Repos) -> None:
     run = backup_run(tmp_path, borg_entry("nightly", repos.borg_mixed))
 
     fact = next(f for f in run.facts if f.id == "backup:nightly/files.backup_listing")
     assert fact.status == "ok" and fact.value["source"] == "borg"
     listing, clock = fact.evidence
-    assert listing.argv == (*BORG_ENV, "borg", "list", "--json", "--bypass-lock", "--", repos.borg_mixed)
-    assert "BORG_PASSPHRASE_FD=0" in listing.argv
+    assert listing.argv == ("borg", "list", "--json", "--bypass-lock", "--", repos.borg_mixed)  # exactly the program: a sudoers rule can name it
+    assert not any(BORG_SECRET in a for a in listing.argv)
     assert "archive nightly-0 time " in listing.excerpt and listing.redacted
     assert clock.argv == ("date", "+%s")
     assert [e["type"] for e in fact.value["entries"]] == ["a", "a", "a"]
@@ -243,7 +243,7 @@ def test_fresh_restic_repository_passes(tmp_path: Path, repos: Repos) -> None:
 
     assert status_of(run, "snaps") == {"ACCESS-BACKUP-FILE-PERMISSIONS": "skipped", "BACKUP-MAX-AGE": "pass", "BACKUP-FRESHNESS": "pass"}
     fact = next(f for f in run.facts if f.id == "backup:snaps/files.backup_listing")
-    assert fact.evidence[0].argv == (*RESTIC_ENV, "restic", "--repo", repos.restic_fresh, "snapshots", "--json", "--no-lock", "--no-cache", "--quiet")
+    assert fact.evidence[0].argv == ("restic", "--repo", repos.restic_fresh, "snapshots", "--json", "--no-lock", "--no-cache", "--quiet")
     assert not os.listdir(os.path.join(repos.restic_fresh, "locks"))
     assert_no_secret(run, RESTIC_SECRET, CONTENT)
 

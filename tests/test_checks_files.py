@@ -19,7 +19,8 @@ import yaml
 
 from auditor.errors import CollectError
 from auditor.model import Reason, Run, to_jsonable
-from checks.files import FIND_FORMAT, exposed_to_others, parse_find
+from auditor.shellreads import FIND_FORMAT, parse_listing
+from checks.files import exposed_to_others
 
 from harness import RunAsUser, audit_through, world_dir  # noqa: F401 - fixture
 from helpers import audit, statuses, verdicts
@@ -393,38 +394,62 @@ def test_shadow_behind_unsearchable_etc_is_an_error(world_dir: str) -> None:
 
 # -- parser and evaluator on recorded output ---------------------------------------------
 
+ROOT = "/srv/backups"
 RECORDED = (
-    "d\t755\troot\troot\t4096\t1767225600.1234567890\t/srv/backups\0"
-    "f\t644\troot\troot\t10\t1767225600.0000000000\t/srv/backups/a b\tc\nd.sql\0"
-    "d\t700\troot\troot\t4096\t1767225600.0000000000\t/srv/backups/private\0"
-    "f\t604\tbackup\tbackup\t0\t1767139200.5000000000\t/srv/backups/private/x.tar\0"
-    "l\t777\troot\troot\t7\t1767139200.0000000000\t/srv/backups/link\0"
-)
+    "d\td\t755\troot\troot\t4096\t1767225600.1234567890\0/srv/backups\0/srv/backups\0"
+    "f\tf\t644\troot\troot\t10\t1767225600.0000000000\0/srv/backups\0/srv/backups/a b\tc\nd.sql\0"
+    "d\td\t700\troot\troot\t4096\t1767225600.0000000000\0/srv/backups\0/srv/backups/private\0"
+    "f\tf\t604\tbackup\tbackup\t0\t1767139200.5000000000\0/srv/backups\0/srv/backups/private/x.tar\0"
+    "l\tN\t777\troot\troot\t7\t1767139200.0000000000\0/srv/backups\0/srv/backups/link\0"
+).encode()
+
+
+def parse_find(raw: bytes) -> list[dict[str, Any]]:
+    return parse_listing(raw, "", [ROOT], False)["roots"][ROOT].entries
 
 
 def test_parse_find_recorded_output() -> None:
-    entries, truncated = parse_find(RECORDED)
+    entries = parse_find(RECORDED)
 
-    assert truncated is False
     assert [e["path"] for e in entries] == ["/srv/backups", "/srv/backups/a b\tc\nd.sql", "/srv/backups/private", "/srv/backups/private/x.tar", "/srv/backups/link"]
-    assert entries[1] == {"type": "f", "mode": "0644", "owner": "root", "group": "root", "size": 10, "mtime": 1767225600, "path": "/srv/backups/a b\tc\nd.sql"}
+    assert entries[1] == {"type": "f", "target_type": "f", "mode": "0644", "owner": "root", "group": "root", "size": 10, "mtime": 1767225600, "path": "/srv/backups/a b\tc\nd.sql"}
     assert entries[3]["mtime"] == 1767139200 and entries[3]["mode"] == "0604"
 
 
-def test_parse_find_stops_at_the_limit() -> None:
-    entries, truncated = parse_find(RECORDED, max_entries=2)
-    assert (len(entries), truncated) == (2, True)
+def test_a_file_name_cannot_forge_a_record_or_move_to_another_root() -> None:
+    """Names may hold tabs, newlines and text that looks like a record: only NUL ends a field."""
+    forged = "f\tf\t644\troot\troot\t1\t1\0/etc\0/etc/shadow"
+    raw = f"f\tf\t600\troot\troot\t3\t1767225600\0{ROOT}\0{ROOT}/{forged.replace(chr(0), '')}\0".encode()
+    parsed = parse_listing(raw, "", [ROOT, "/etc"], False)["roots"]
+    assert [e["path"] for e in parsed[ROOT].entries] == [f"{ROOT}/{forged.replace(chr(0), '')}"]
+    assert parsed["/etc"].entries == []
 
 
-@pytest.mark.parametrize("record", ["f\t644\troot\n", "f\tsix\troot\troot\tbig\t1\t/x", "f\t644\troot\troot\t1\tyesterday\t/x"])
+def test_parse_find_stops_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditor.shellreads as shellreads
+
+    monkeypatch.setattr(shellreads, "MAX_ENTRIES", 2)
+    root = parse_listing(RECORDED, "", [ROOT], False)["roots"][ROOT]
+    assert (len(root.entries), root.truncated) == (2, True)
+
+
+def test_a_cut_listing_marks_the_root_being_listed_and_every_later_root_incomplete() -> None:
+    raw = RECORDED[: RECORDED.index(b"/srv/backups/private/x.tar") + 5]  # stops inside a record
+    parsed = parse_listing(raw, "", ["/etc/shadow", ROOT, "/var/backups"], True)["roots"]
+    assert parsed["/etc/shadow"].truncated is False
+    assert parsed[ROOT].truncated and parsed["/var/backups"].truncated
+    assert [e["path"] for e in parsed[ROOT].entries][-1] == "/srv/backups/private"
+
+
+@pytest.mark.parametrize("record", ["f\t644\troot\0/srv/backups\0/x\0", "f\tf\tsix\troot\troot\tbig\t1\0/srv/backups\0/x\0", "f\tf\t644\troot\troot\t1\tyesterday\0/srv/backups\0/x\0", "f\tf\t644\troot\troot\t1\t1\0/elsewhere\0/x\0"])
 def test_parse_find_rejects_malformed_records(record: str) -> None:
     with pytest.raises(CollectError) as caught:
-        parse_find(record + "\0")
+        parse_listing(record.encode(), "", [ROOT], False)
     assert caught.value.reason is Reason.PARSE_ERROR
 
 
 def test_exposed_to_others_follows_directory_modes() -> None:
-    entries, _ = parse_find(RECORDED)
+    entries = parse_find(RECORDED)
     listing = {"roots": ["/srv/backups"], "entries": entries}
     assert [e["path"] for e in exposed_to_others(listing)] == ["/srv/backups/a b\tc\nd.sql"]
     closed = {"roots": ["/srv/backups"], "entries": [dict(e, mode="0700") if e["path"] == "/srv/backups" else e for e in entries]}

@@ -257,8 +257,8 @@ def test_missing_shadow_file_is_an_error(tmp_path: Path) -> None:
     run = audit(inventory(tmp_path, root), only=SHADOW_CONTROLS)
 
     finding = verdicts(run)[("PWHASH-SHADOW-SCHEMES", BOX)]
-    assert (finding.status.value, finding.reason) == ("error", "command_failed")
-    assert f"{root}/etc/shadow" in finding.message
+    assert (finding.status.value, finding.reason) == ("error", "not_found")
+    assert f"{root}/etc/shadow does not exist" in finding.message
 
 
 def test_unreadable_shadow_is_permission_denied(world_dir: str) -> None:

@@ -59,7 +59,7 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 import boto3
 import botocore.exceptions
@@ -69,9 +69,9 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
-from ..collect import Context, excerpt
 from ..errors import CollectError
-from ..model import Evidence, Reason, Target, sha256_hex
+from ..evidence import EvidenceLog, observation
+from ..model import Evidence, Reason, Target
 from ..timeutil import utc_now_iso
 
 if TYPE_CHECKING:
@@ -79,7 +79,6 @@ if TYPE_CHECKING:
 
 READ_TIMEOUT = 60.0
 MAX_WORKERS = 8  # regions or buckets read at once by one collector
-EXCERPT_CHARS = 2000
 GLOBAL_REGION = "us-east-1"  # where global calls go when nothing else says
 ROLE_SESSION_SECONDS = 3600
 ENABLED_STATUSES = ("opt-in-not-required", "opted-in")
@@ -174,6 +173,40 @@ class RegionPlan:
     not_audited: Mapping[str, str] = field(default_factory=dict)
     unsupported: Mapping[str, str] = field(default_factory=dict)
     source: str = ""  # "ec2:DescribeRegions" or "inventory"
+
+
+class CollectorContext(Protocol):
+    """What the calls need of a collector's context (:class:`auditor.collect.Context` is one)."""
+
+    target: Target
+    params: Mapping[str, Any]
+    deadline: float
+    evidence: EvidenceLog
+
+    def remaining(self) -> float: ...
+
+    def record(self, kind: str, source: str, content: str, *, redacted: bool = False) -> None: ...
+
+
+class _Lookup:
+    """The context a shared lookup (:meth:`AWSConnection.memo`) runs in: the first caller's
+    target, parameters and deadline, and evidence of its own, which every caller then gets."""
+
+    def __init__(self, ctx: CollectorContext, conn: "AWSConnection"):
+        self.target = ctx.target
+        self.conn = conn
+        self.params = ctx.params
+        self.deadline = ctx.deadline
+        self.evidence = EvidenceLog()
+
+    def remaining(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise CollectError(Reason.TIMEOUT, "collector ran out of time")
+        return left
+
+    def record(self, kind: str, source: str, content: str, *, redacted: bool = False) -> None:
+        self.evidence.add(kind, source, content, redacted=redacted)
 
 
 class _Memo:
@@ -299,7 +332,7 @@ class AWSConnection:
         self.bucket_regions: dict[str, str] = {}  # region hints learnt along the way (S3 redirects cover the rest)
         self.answered: set[tuple[str, str, str]] = set()  # (service id, operation, region) that succeeded at least once
         self.session_evidence: list[Evidence] = []  # how the session was obtained (AssumeRole), shown in every fact
-        self._noted: "weakref.WeakSet[Context]" = weakref.WeakSet()
+        self._noted: "weakref.WeakSet[Any]" = weakref.WeakSet()  # contexts whose evidence starts with the session
         config: dict[str, Any] = {
             "retries": {"mode": "standard"},
             "connect_timeout": connect_timeout,
@@ -362,9 +395,9 @@ class AWSConnection:
             expiry = creds["Expiration"]
             if not self.session_evidence:  # the first assumption; refreshes repeat it
                 shown = to_json({"AssumedRoleUser": answer.get("AssumedRoleUser"), "Credentials": {"Expiration": expiry}})
-                self.session_evidence.append(Evidence(
-                    kind="api", source=_source("sts", "AssumeRole", region, params), at=started, excerpt=shown, sha256=sha256_hex(shown),
-                    redacted=True, duration_ms=int((time.monotonic() - t0) * 1000),
+                self.session_evidence.append(observation(
+                    "api", _source("sts", "AssumeRole", region, params), shown, redacted=True, at=started,
+                    duration_ms=int((time.monotonic() - t0) * 1000),
                 ))
             return {
                 "access_key": creds["AccessKeyId"],
@@ -377,10 +410,9 @@ class AWSConnection:
         return new_session(region_name=base.region_name, credentials=credentials)
 
     def _session_note(self, text: str) -> None:
-        self.session_evidence.append(Evidence(kind="connection", source=f"aws session for account {self.account.name} ({self.account.source})",
-                                              at=utc_now_iso(), excerpt=text, sha256=sha256_hex(text)))
+        self.session_evidence.append(observation("connection", f"aws session for account {self.account.name} ({self.account.source})", text))
 
-    def note_session(self, ctx: Context) -> None:
+    def note_session(self, ctx: CollectorContext) -> None:
         """Put how the session was obtained at the head of a fact's evidence, once per fact."""
         with self._lock:
             if ctx in self._noted:
@@ -420,7 +452,7 @@ class AWSConnection:
 
     # -- calls --------------------------------------------------------------------
 
-    def call(self, ctx: Context, service: str, operation: str, region: str | None = None, *, absent: Iterable[str] = (),
+    def call(self, ctx: CollectorContext, service: str, operation: str, region: str | None = None, *, absent: Iterable[str] = (),
              show: Callable[[dict[str, Any]], str] | None = None, **params: Any) -> dict[str, Any] | None:
         """Call ``operation`` (``"GetBucketAcl"``) and record it as evidence.
 
@@ -446,7 +478,7 @@ class AWSConnection:
         self._record(ctx, sid, operation, region, params, raw, show(body) if show else raw, started, t0)
         return answer
 
-    def paginate(self, ctx: Context, service: str, operation: str, region: str | None = None, *, max_items: int | None = None,
+    def paginate(self, ctx: CollectorContext, service: str, operation: str, region: str | None = None, *, max_items: int | None = None,
                  show: Callable[[dict[str, Any]], str] | None = None, **params: Any) -> tuple[dict[str, Any], bool]:
         """Follow every page of ``operation``; returns (merged answer, cut short?).
 
@@ -490,16 +522,15 @@ class AWSConnection:
         self._record(ctx, sid, operation, region, params, "\n".join(raws), show(body) if show else to_json(body), started, t0, note=note, truncated=truncated)
         return merged, truncated
 
-    def _record(self, ctx: Context, sid: str, operation: str, region: str, params: Mapping[str, Any], raw: str, shown: str,
+    def _record(self, ctx: CollectorContext, sid: str, operation: str, region: str, params: Mapping[str, Any], raw: str, shown: str,
                 started: str, t0: float, note: str = "", truncated: bool = False) -> None:
-        body, cut = excerpt(shown, EXCERPT_CHARS)
         self.note_session(ctx)
-        ctx.evidence.append(Evidence(
-            kind="api", source=_source(sid, operation, region, params) + note, at=started, excerpt=body, sha256=sha256_hex(raw),
-            truncated=cut or truncated, duration_ms=int((time.monotonic() - t0) * 1000),
+        ctx.evidence.append(observation(
+            "api", _source(sid, operation, region, params) + note, shown, raw=raw, at=started, truncated=truncated,
+            duration_ms=int((time.monotonic() - t0) * 1000),
         ))
 
-    def _record_failure(self, ctx: Context, sid: str, operation: str, region: str, params: Mapping[str, Any], exc: BaseException,
+    def _record_failure(self, ctx: CollectorContext, sid: str, operation: str, region: str, params: Mapping[str, Any], exc: BaseException,
                         started: str, t0: float, pages: int = 0) -> None:
         if isinstance(exc, botocore.exceptions.ClientError):
             error = exc.response.get("Error", {})
@@ -508,20 +539,20 @@ class AWSConnection:
             text = f"{type(exc).__name__}: {exc}"
         note = f" (failed after {pages} page(s))" if pages else ""
         self.note_session(ctx)
-        ctx.evidence.append(Evidence(
-            kind="api", source=_source(sid, operation, region, params) + note, at=started, excerpt=f"[error] {text}", sha256=sha256_hex(text),
+        ctx.evidence.append(observation(
+            "api", _source(sid, operation, region, params) + note, f"[error] {text}", raw=text, at=started,
             duration_ms=int((time.monotonic() - t0) * 1000),
         ))
 
     # -- shared lookups, made once per connection ----------------------------------
 
-    def memo(self, key: str, ctx: Context, compute: Callable[[Context], Any]) -> Any:
+    def memo(self, key: str, ctx: CollectorContext, compute: Callable[[CollectorContext], Any]) -> Any:
         """``compute`` once per connection; every caller gets its value and its evidence."""
         with self._lock:
             entry = self._memos.setdefault(key, _Memo())
         with entry.lock:
             if not entry.done:
-                sub = Context(ctx.target, self, ctx.params, ctx.deadline)
+                sub = _Lookup(ctx, self)
                 with self._lock:
                     self._noted.add(sub)  # the caller's own evidence starts with the session
                 try:
@@ -541,16 +572,21 @@ class AWSConnection:
             raise entry.error
         return entry.value
 
-    def account_id(self, ctx: Context) -> str:
-        return self.memo("account_id", ctx, lambda c: str(self.call(c, "sts", "GetCallerIdentity")["Account"]))
+    def account_id(self, ctx: CollectorContext) -> str:
+        def caller_account(c: CollectorContext) -> str:
+            answer = self.call(c, "sts", "GetCallerIdentity")
+            assert answer is not None  # None only for an `absent` error code, and none is given
+            return str(answer["Account"])
 
-    def regions(self, ctx: Context) -> RegionPlan:
+        return self.memo("account_id", ctx, caller_account)
+
+    def regions(self, ctx: CollectorContext) -> RegionPlan:
         return self.memo("regions", ctx, self._resolve_regions)
 
-    def buckets(self, ctx: Context) -> list[str]:
+    def buckets(self, ctx: CollectorContext) -> list[str]:
         """Names of the account's buckets (``s3:ListBuckets``, every page)."""
 
-        def list_buckets(c: Context) -> list[str]:
+        def list_buckets(c: CollectorContext) -> list[str]:
             answer, _ = self.paginate(c, "s3", "ListBuckets")
             for b in answer.get("Buckets", []):
                 if b.get("BucketRegion"):
@@ -562,7 +598,7 @@ class AWSConnection:
     def bucket_client_region(self, bucket: str) -> str:
         return self.bucket_regions.get(bucket, self.home)
 
-    def _resolve_regions(self, ctx: Context) -> RegionPlan:
+    def _resolve_regions(self, ctx: CollectorContext) -> RegionPlan:
         declared = self.declared_regions
         try:
             answer = self.call(ctx, "ec2", "DescribeRegions", self.home, AllRegions=True)
@@ -606,7 +642,7 @@ class AWSConnection:
 
     # -- fan-out --------------------------------------------------------------------
 
-    def parallel(self, ctx: Context, keys: Sequence[str], work: Callable[[str], Any]) -> tuple[dict[str, Any], dict[str, CollectError]]:
+    def parallel(self, ctx: CollectorContext, keys: Sequence[str], work: Callable[[str], Any]) -> tuple[dict[str, Any], dict[str, CollectError]]:
         """``work(key)`` for every key, MAX_WORKERS at a time, within the collector's deadline."""
         results: dict[str, Any] = {}
         errors: dict[str, CollectError] = {}
@@ -628,7 +664,7 @@ class AWSConnection:
                 errors[key] = exc
         return results, errors
 
-    def each_region(self, ctx: Context, work: Callable[[str], list[dict[str, Any]]]) -> dict[str, Any]:
+    def each_region(self, ctx: CollectorContext, work: Callable[[str], list[dict[str, Any]]]) -> dict[str, Any]:
         """Resources of every audited region: ``work(region)`` returns a list of dicts.
 
         The value says which regions were read (``regions``), which were not
@@ -670,7 +706,7 @@ class AWSConnection:
     def regions_answered(self, service_id: str, operation: str) -> list[str]:
         return [r for (s, op, r) in list(self.answered) if (s, op) == (service_id, operation)]
 
-    def each_bucket(self, ctx: Context, names: Sequence[str], work: Callable[[str], Any]) -> dict[str, Any]:
+    def each_bucket(self, ctx: CollectorContext, names: Sequence[str], work: Callable[[str], Any]) -> dict[str, Any]:
         """``work(bucket)`` for every bucket: ``{"buckets": {name: value}, "failed": {name: {reason, message}}}``.
 
         A call that fails for every bucket is an error of the whole fact.

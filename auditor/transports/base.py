@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
 DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024  # bytes kept of a command's stdout
 
@@ -50,8 +50,12 @@ class Connection(Protocol):
 
 
 class ShellConnection(Connection, Protocol):
-    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT, input: bytes | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT, input: bytes | None = None, env: Mapping[str, str] | None = None) -> CommandResult:
         """Run ``argv`` on the target, with ``input`` (small: a passphrase) on its stdin.
+
+        ``env``: variables the command needs (values never recorded, never in
+        argv; through sudo they reach the command only where sudoers'
+        ``env_keep`` allows).
 
         Raises :class:`auditor.errors.CollectError` with reason ``timeout``
         when the command outlives ``timeout``, ``not_found`` when the program

@@ -9,15 +9,16 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ..errors import CollectError
 from ..model import Reason
 from ..timeutil import utc_now_iso
 from .base import DEFAULT_MAX_OUTPUT, CommandResult, check_argv
 
-# A predictable environment: C locale so that tools print parseable English,
-# and the usual sbin directories so that `sshd` is found when not root.
+# A predictable environment: the C locale (collectors do not depend on it, but
+# messages are then English, as over SSH where sshd accepts LC_*), and the
+# usual sbin directories so that `sshd` is found when not root.
 _ENV = {
     "LC_ALL": "C",
     "LANG": "C",
@@ -34,18 +35,19 @@ class LocalConnection:
         self._lock = threading.Lock()
         self._closed = False
 
-    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT, input: bytes | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT, input: bytes | None = None, env: Mapping[str, str] | None = None) -> CommandResult:
         argv = check_argv(argv)
         full = (self._sudo + argv) if sudo and os.geteuid() != 0 else argv
         started, t0 = utc_now_iso(), time.monotonic()
-        env = dict(_ENV)
-        env["HOME"] = os.environ.get("HOME", "/")
+        environment = dict(_ENV)
+        environment["HOME"] = os.environ.get("HOME", "/")
+        environment.update(env or {})
         with self._lock:
             if self._closed:
                 raise CollectError(Reason.INTERRUPTED, "the connection was closed (run interrupted)")
             try:
                 proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
-                    list(full), stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+                    list(full), stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment, start_new_session=True,
                 )
             except FileNotFoundError:
                 raise CollectError(Reason.NOT_FOUND, f"{full[0]}: command not found") from None

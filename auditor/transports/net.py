@@ -19,12 +19,14 @@ collector can record it as evidence.
   and verifies it against the system store or the inventory's CA bundle.
 * :meth:`NetConnection.capabilities` reads a mail server's greeting and
   capabilities before STARTTLS; :meth:`NetConnection.database_offer` asks a
-  PostgreSQL or MySQL/MariaDB server whether it offers TLS.
+  PostgreSQL or MySQL/MariaDB server whether it offers TLS. The plaintext
+  dialogues themselves are in :mod:`auditor.transports.dialogues`.
 * :meth:`NetConnection.http_get` sends one ``GET`` and reads the status line
   and headers (HSTS, redirects).
 
->>> hostname_matches("www.example.se", ["*.example.se"], [])
-'*.example.se'
+What the certificates say is read by the TLS checks (``checks/x509.py``);
+this module only fetches the DER chain.
+
 >>> parse_hsts("max-age=31536000; includeSubDomains")["max_age"]
 31536000
 """
@@ -32,7 +34,6 @@ collector can record it as evidence.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import ipaddress
 import os
@@ -44,21 +45,18 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
 from ..errors import CollectError
-from ..model import Evidence, Reason, Target, sha256_hex
-from ..timeutil import iso, utc_now, utc_now_iso
+from ..evidence import observation
+from ..model import Evidence, Reason, Target
+from ..timeutil import utc_now_iso
+from .dialogues import DIALOGUES
 
 __all__ = [
-    "Endpoint", "HttpEndpoint", "NetConnection", "NoTLS", "Transcript", "VERSIONS",
-    "open_net", "certificate_details", "hostname_matches", "parse_hsts",
+    "Endpoint", "HttpEndpoint", "NetConnection", "NoHandshake", "NoTLS", "Transcript", "VERSIONS",
+    "open_net", "endpoints_of", "trust_store", "header_values", "parse_hsts", "parse_http_head",
 ]
 
 # Protocol versions probed, oldest first.
@@ -84,10 +82,8 @@ DEFAULT_PORTS = {
 STARTTLS_OF = {"smtp": "smtp", "submission": "smtp", "imap": "imap", "pop3": "pop3", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
 MAX_LINE = 4096  # bytes of one protocol line
-MAX_LINES = 100  # lines of one multi-line answer (EHLO, CAPA)
 MAX_HEADER = 64 * 1024  # bytes of an HTTP response head
 MAX_RECORD = 16 * 1024 + 2048  # bytes of one TLS record
-EHLO_NAME = "auditor.invalid"  # RFC 2606: names no real host
 USER_AGENT = "auditor (read-only compliance probe)"
 
 
@@ -126,11 +122,9 @@ class Transcript:
     def text(self) -> str:
         return "\n".join(self.lines)
 
-    def evidence(self, excerpt_limit: int = 4000) -> Evidence:
-        body = self.text
-        cut = len(body) > excerpt_limit
-        shown = body[:excerpt_limit] + (f"\n… ({len(body) - excerpt_limit} more characters)" if cut else "")
-        return Evidence(kind="network", source=self.source, at=self.started_at, excerpt=shown, sha256=sha256_hex(body), truncated=cut, duration_ms=int((time.monotonic() - self.t0) * 1000))
+    def evidence(self) -> Evidence:
+        """The dialogue as ``network`` evidence (the one excerpt and digest rule: :func:`auditor.evidence.observation`)."""
+        return observation("network", self.source, self.text, at=self.started_at, duration_ms=int((time.monotonic() - self.t0) * 1000))
 
 
 class NoTLS(Exception):
@@ -210,8 +204,8 @@ def endpoints_of(target: Target) -> tuple[list[Endpoint], dict[str, HttpEndpoint
         host = str(target.get("host") or "")
         out = []
         for spec in target.get("services") or ():
-            name, _, port = str(spec).partition(":")
-            out.append(Endpoint(name, host, int(port) if port else DEFAULT_PORTS[name], STARTTLS_OF.get(name), host))
+            name, _, given = str(spec).partition(":")
+            out.append(Endpoint(name, host, int(given) if given else DEFAULT_PORTS[name], STARTTLS_OF.get(name), host))
         return out, {}
     if kind == "database":
         engine = str(target.get("engine") or "")
@@ -285,7 +279,10 @@ def trust_store(cafile: str | None) -> str:
 
 
 class _Wire:
-    """A TCP connection with a deadline on every read and write, and a line buffer."""
+    """A TCP connection with a deadline on every read and write, and a line buffer.
+
+    The :class:`~auditor.transports.dialogues.Wire` the plaintext dialogues speak over.
+    """
 
     def __init__(self, conn: "NetConnection", host: str, port: int, deadline: float, transcript: Transcript):
         self.conn = conn
@@ -448,7 +445,7 @@ class NetConnection:
         """Connect and run the plaintext part; with ``upgrade``, ask for TLS (raises NoTLS if not offered)."""
         wire = _Wire(self, ep.host, ep.port, deadline, t)
         try:
-            info = _DIALOGUES[ep.starttls](wire, upgrade) if ep.starttls else {}
+            info = DIALOGUES[ep.starttls](wire, upgrade) if ep.starttls else {}
             if upgrade and ep.starttls and not info.get("upgraded"):
                 raise NoTLS(info.get("refusal") or f"{ep.label} offers no TLS")
         except (socket.timeout, TimeoutError):
@@ -474,7 +471,7 @@ class NetConnection:
         t = Transcript(f"{ep.starttls} capabilities of {ep.address} and its answer to STARTTLS")
         wire = _Wire(self, ep.host, ep.port, self._deadline(budget), t)
         try:
-            info = _DIALOGUES[ep.starttls](wire, True) if ep.starttls else {}
+            info = DIALOGUES[ep.starttls](wire, True) if ep.starttls else {}
         except (socket.timeout, TimeoutError):
             self._check_open()
             raise CollectError(Reason.TIMEOUT, f"{ep.label}: no complete {ep.starttls} answer within {self.timeout:g}s") from None
@@ -757,322 +754,6 @@ def sslv3_client_hello() -> bytes:
     return b"\x16\x03\x00" + struct.pack("!H", len(handshake)) + handshake
 
 
-# -- STARTTLS dialogues ----------------------------------------------------------------
-
-
-def _smtp_reply(wire: _Wire) -> tuple[int, list[str]]:
-    lines = []
-    for _ in range(MAX_LINES):
-        line = wire.readline()
-        lines.append(line)
-        if len(line) < 4 or line[3] != "-":
-            break
-    else:
-        raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: SMTP reply of more than {MAX_LINES} lines")
-    code = lines[-1][:3]
-    if not code.isdigit():
-        raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: not an SMTP reply: {lines[-1][:80]!r}")
-    return int(code), lines
-
-
-def smtp_dialogue(wire: _Wire, upgrade: bool) -> dict[str, Any]:
-    code, banner = _smtp_reply(wire)
-    if code != 220:
-        raise CollectError(Reason.UNREACHABLE, f"{wire.host}:{wire.port}: the SMTP server refused the session: {banner[-1][:120]}")
-    wire.send(f"EHLO {EHLO_NAME}\r\n".encode(), f"EHLO {EHLO_NAME}")
-    code, ehlo = _smtp_reply(wire)
-    if code != 250:
-        raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: EHLO was refused: {ehlo[-1][:120]}")
-    keywords = [line[4:].strip() for line in ehlo[1:]]
-    upper = [k.upper() for k in keywords]
-    auth = next((k.split()[1:] for k in upper if k.startswith("AUTH ") or k == "AUTH"), None)
-    auth_legacy = next((k.split("=", 1)[1].split() for k in upper if k.startswith("AUTH=")), None)
-    info = {
-        "protocol": "smtp",
-        "banner": banner,
-        "ehlo": ehlo,
-        "starttls": "STARTTLS" in upper,
-        "auth_before_tls": auth if auth is not None else auth_legacy,
-    }
-    if not upgrade:
-        wire.send(b"QUIT\r\n", "QUIT")
-        return info
-    if not info["starttls"]:
-        return {**info, "upgraded": False, "refusal": f"STARTTLS is not offered (EHLO keywords: {', '.join(keywords) or 'none'})"}
-    wire.send(b"STARTTLS\r\n", "STARTTLS")
-    code, reply = _smtp_reply(wire)
-    if code != 220:
-        return {**info, "upgraded": False, "starttls_answer": reply[-1], "refusal": f"STARTTLS is advertised but refused: {reply[-1][:120]}"}
-    return {**info, "upgraded": True, "starttls_answer": reply[-1]}
-
-
-def _imap_tagged(wire: _Wire, tag: str) -> tuple[str, list[str]]:
-    lines = []
-    for _ in range(MAX_LINES):
-        line = wire.readline()
-        lines.append(line)
-        if line.startswith(tag + " "):
-            return line.split(" ", 2)[1].upper() if " " in line else "", lines
-    raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: no tagged IMAP answer in {MAX_LINES} lines")
-
-
-def _imap_caps(lines: Iterable[str]) -> list[str]:
-    caps: list[str] = []
-    for line in lines:
-        upper = line.upper()
-        if upper.startswith("* CAPABILITY "):
-            caps.extend(line.split()[2:])
-        elif "[CAPABILITY " in upper:
-            start = upper.index("[CAPABILITY ") + len("[CAPABILITY ")
-            caps.extend(line[start : line.index("]", start) if "]" in line[start:] else len(line)].split())
-    return caps
-
-
-def imap_dialogue(wire: _Wire, upgrade: bool) -> dict[str, Any]:
-    greeting = wire.readline()
-    if not greeting.upper().startswith("* OK"):
-        raise CollectError(Reason.UNREACHABLE if greeting.upper().startswith("* BYE") else Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: not an IMAP greeting: {greeting[:120]!r}")
-    wire.send(b"a1 CAPABILITY\r\n", "a1 CAPABILITY")
-    status, lines = _imap_tagged(wire, "a1")
-    caps = _imap_caps(lines) or _imap_caps([greeting])
-    upper = [c.upper() for c in caps]
-    info = {
-        "protocol": "imap",
-        "banner": [greeting],
-        "capability": caps,
-        "starttls": "STARTTLS" in upper,
-        "logindisabled": "LOGINDISABLED" in upper,
-        "auth_before_tls": [c.split("=", 1)[1] for c in upper if c.startswith("AUTH=")],
-    }
-    if not upgrade:
-        wire.send(b"a2 LOGOUT\r\n", "a2 LOGOUT")
-        return info
-    if not info["starttls"]:
-        return {**info, "upgraded": False, "refusal": f"STARTTLS is not offered (IMAP capabilities: {' '.join(caps) or 'none'})"}
-    wire.send(b"a2 STARTTLS\r\n", "a2 STARTTLS")
-    status, lines = _imap_tagged(wire, "a2")
-    if status != "OK":
-        return {**info, "upgraded": False, "starttls_answer": lines[-1], "refusal": f"STARTTLS is advertised but refused: {lines[-1][:120]}"}
-    return {**info, "upgraded": True, "starttls_answer": lines[-1]}
-
-
-def pop3_dialogue(wire: _Wire, upgrade: bool) -> dict[str, Any]:
-    greeting = wire.readline()
-    if not greeting.startswith("+OK"):
-        raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: not a POP3 greeting: {greeting[:120]!r}")
-    wire.send(b"CAPA\r\n", "CAPA")
-    first = wire.readline()
-    caps: list[str] = []
-    if first.startswith("+OK"):
-        for _ in range(MAX_LINES):
-            line = wire.readline()
-            if line == ".":
-                break
-            caps.append(line)
-        else:
-            raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: CAPA answer of more than {MAX_LINES} lines")
-    upper = [c.upper() for c in caps]
-    sasl = next((c.split()[1:] for c in upper if c.split()[:1] == ["SASL"]), [])
-    info = {
-        "protocol": "pop3",
-        "banner": [greeting],
-        "capability": caps,
-        "capa_supported": first.startswith("+OK"),
-        "starttls": "STLS" in upper,
-        "user_before_tls": "USER" in upper,
-        "auth_before_tls": sasl,
-    }
-    if not upgrade:
-        wire.send(b"QUIT\r\n", "QUIT")
-        return info
-    if not info["starttls"]:
-        shown = ", ".join(caps) if info["capa_supported"] else "the server does not answer CAPA"
-        return {**info, "upgraded": False, "refusal": f"STLS is not offered (POP3 capabilities: {shown or 'none'})"}
-    wire.send(b"STLS\r\n", "STLS")
-    reply = wire.readline()
-    if not reply.startswith("+OK"):
-        return {**info, "upgraded": False, "starttls_answer": reply, "refusal": f"STLS is advertised but refused: {reply[:120]}"}
-    return {**info, "upgraded": True, "starttls_answer": reply}
-
-
-PG_SSLREQUEST = struct.pack("!II", 8, 80877103)
-
-
-def postgresql_dialogue(wire: _Wire, upgrade: bool) -> dict[str, Any]:
-    wire.send(PG_SSLREQUEST, "SSLRequest (length 8, code 80877103)")
-    answer = wire.recv(1)
-    if not answer:
-        raise ConnectionError("connection closed without an answer to SSLRequest")
-    shown = {b"S": "S (SSL accepted)", b"N": "N (SSL not offered)", b"E": "E (error: a server too old for SSLRequest)"}.get(answer, repr(answer))
-    wire.t.got(shown)
-    info = {"protocol": "postgresql", "answer": answer.decode("latin-1"), "tls_offered": answer == b"S"}
-    if answer not in (b"S", b"N"):
-        raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: unexpected answer to SSLRequest: {answer!r}")
-    if wire.buffer:
-        raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: bytes after the SSLRequest answer (CVE-2021-23214 pattern); refusing to start TLS")
-    info["upgraded"] = answer == b"S"
-    if answer != b"S":
-        info["refusal"] = "PostgreSQL answered N to SSLRequest: SSL is not enabled on the server"
-    return info
-
-
-CLIENT_PROTOCOL_41 = 0x00000200
-CLIENT_SSL = 0x00000800
-CLIENT_SECURE_CONNECTION = 0x00008000
-CLIENT_LONG_PASSWORD = 0x00000001
-
-
-def _mysql_packet(wire: _Wire) -> tuple[int, bytes]:
-    head = wire.recv_exact(4)
-    length = head[0] | head[1] << 8 | head[2] << 16
-    if length > 64 * 1024:
-        raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: MySQL packet of {length} bytes")
-    return head[3], wire.recv_exact(length)
-
-
-def parse_mysql_greeting(payload: bytes) -> dict[str, Any]:
-    """The initial handshake packet (protocol 10): server version and capability flags."""
-    if not payload:
-        raise ValueError("empty packet")
-    if payload[0] == 0xFF:
-        code = struct.unpack("<H", payload[1:3])[0] if len(payload) >= 3 else 0
-        message = payload[3:].decode("utf-8", "replace").lstrip("#")
-        return {"error": True, "error_code": code, "message": message}
-    if payload[0] != 10:
-        raise ValueError(f"protocol version {payload[0]}, expected 10")
-    end = payload.index(b"\x00", 1)
-    version = payload[1:end].decode("utf-8", "replace")
-    pos = end + 1 + 4 + 8 + 1  # connection id, auth-plugin-data part 1, filler
-    flags = struct.unpack("<H", payload[pos : pos + 2])[0]
-    if len(payload) >= pos + 2 + 1 + 2 + 2:
-        flags |= struct.unpack("<H", payload[pos + 5 : pos + 7])[0] << 16
-    return {"error": False, "server_version": version, "capabilities": flags, "client_ssl": bool(flags & CLIENT_SSL)}
-
-
-def mysql_dialogue(wire: _Wire, upgrade: bool) -> dict[str, Any]:
-    seq, payload = _mysql_packet(wire)
-    try:
-        greeting = parse_mysql_greeting(payload)
-    except (ValueError, struct.error) as exc:
-        raise CollectError(Reason.PARSE_ERROR, f"{wire.host}:{wire.port}: not a MySQL handshake packet ({exc})") from None
-    if greeting["error"]:
-        wire.t.got(f"error {greeting['error_code']}: {greeting['message']}")
-        reason = Reason.PERMISSION_DENIED if greeting["error_code"] in (1129, 1130) else Reason.UNREACHABLE
-        raise CollectError(reason, f"{wire.host}:{wire.port}: the MySQL server refused the connection: {greeting['message']}")
-    wire.t.got(f"handshake v10, server {greeting['server_version']}, capability flags 0x{greeting['capabilities']:08x} (CLIENT_SSL {'set' if greeting['client_ssl'] else 'not set'})")
-    info = {"protocol": "mysql", "server_version": greeting["server_version"], "capabilities": f"0x{greeting['capabilities']:08x}", "tls_offered": greeting["client_ssl"]}
-    if not greeting["client_ssl"]:
-        return {**info, "upgraded": False, "refusal": f"the server does not offer TLS (CLIENT_SSL not set; server {greeting['server_version']})"}
-    if not upgrade:
-        return info
-    info["upgraded"] = True
-    flags = CLIENT_SSL | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_LONG_PASSWORD
-    body = struct.pack("<IIB", flags, 16 * 1024 * 1024, 33) + b"\x00" * 23  # no user, no password: an SSLRequest packet
-    wire.send(struct.pack("<I", len(body))[:3] + bytes([(seq + 1) & 0xFF]) + body, "SSL request packet (capability flags, no user name, no password)")
-    return info
-
-
-_DIALOGUES = {"smtp": smtp_dialogue, "imap": imap_dialogue, "pop3": pop3_dialogue, "postgresql": postgresql_dialogue, "mysql": mysql_dialogue}
-
-
-# -- certificates ------------------------------------------------------------------------
-
-
-def certificate_details(der: bytes) -> dict[str, Any]:
-    """What a reader (and a control) needs of one X.509 certificate."""
-    cert = x509.load_der_x509_certificate(der)
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
-        ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
-    except x509.ExtensionNotFound:
-        dns, ips = [], []
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        key_type, key_bits, curve = "RSA", key.key_size, None
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        key_type, key_bits, curve = "EC", key.curve.key_size, key.curve.name
-    elif isinstance(key, ed25519.Ed25519PublicKey):
-        key_type, key_bits, curve = "Ed25519", 256, None
-    elif isinstance(key, ed448.Ed448PublicKey):
-        key_type, key_bits, curve = "Ed448", 456, None
-    elif isinstance(key, dsa.DSAPublicKey):
-        key_type, key_bits, curve = "DSA", key.key_size, None
-    else:
-        key_type, key_bits, curve = type(key).__name__, None, None
-    try:
-        sig_hash = cert.signature_hash_algorithm.name if cert.signature_hash_algorithm is not None else None
-    except UnsupportedAlgorithm:
-        sig_hash = "unknown"
-    sig_name = getattr(cert.signature_algorithm_oid, "_name", None) or cert.signature_algorithm_oid.dotted_string
-    self_issued = cert.subject == cert.issuer
-    self_signed = False
-    if self_issued:
-        try:
-            cert.verify_directly_issued_by(cert)
-            self_signed = True
-        except Exception:  # noqa: BLE001 - an unverifiable self-signature is simply not self-signed
-            self_signed = False
-    try:
-        ca = bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        ca = False
-    return {
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
-        "serial": f"{cert.serial_number:x}",
-        "dns_names": dns,
-        "ip_addresses": ips,
-        "not_before": iso(cert.not_valid_before_utc),
-        "not_after": iso(cert.not_valid_after_utc),
-        "sha256": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
-        "key_type": key_type,
-        "key_bits": key_bits,
-        "curve": curve,
-        "signature_algorithm": sig_name,
-        "signature_hash": sig_hash,
-        "self_signed": self_signed,
-        "ca": ca,
-    }
-
-
-def hostname_matches(name: str, dns_names: Sequence[str], ip_addresses: Sequence[str]) -> str | None:
-    """The SAN entry that covers ``name`` (RFC 6125: exact, or a wildcard for the whole left-most label), else None.
-
-    The subject's common name is not consulted: browsers stopped doing so.
-    """
-    try:
-        ip = ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        ip = None
-    if ip is not None:
-        for entry in ip_addresses:
-            try:
-                if ipaddress.ip_address(entry) == ip:
-                    return entry
-            except ValueError:
-                continue
-        return None
-    wanted = _idna(name)
-    for entry in dns_names:
-        pattern = _idna(entry)
-        if pattern == wanted:
-            return entry
-        if pattern.startswith("*.") and "." in wanted:
-            first, rest = wanted.split(".", 1)
-            if first and rest == pattern[2:] and "." in rest:
-                return entry
-    return None
-
-
-def _idna(name: str) -> str:
-    name = name.strip().rstrip(".").lower()
-    try:
-        return name.encode("idna").decode("ascii") if not name.isascii() else name
-    except UnicodeError:
-        return name
-
-
 # -- HTTP ----------------------------------------------------------------------------
 
 
@@ -1124,13 +805,3 @@ def parse_hsts(value: str) -> dict[str, Any]:
     if "max-age" not in seen:
         out["problems"].append("no max-age directive")
     return out
-
-
-def days_between(start_iso: str, end_iso: str) -> float:
-    a = datetime.datetime.fromisoformat(start_iso.replace("Z", "+00:00"))
-    b = datetime.datetime.fromisoformat(end_iso.replace("Z", "+00:00"))
-    return (b - a).total_seconds() / 86400.0
-
-
-def now_iso() -> str:
-    return iso(utc_now())

@@ -17,15 +17,23 @@ commands on it at once, each on its own session channel.
 * **Argv, quoted here.** A command is an argv list; it is turned into the
   remote shell's command line with :func:`shlex.join` and nothing else
   (the remote login shell must be POSIX: sh, bash, dash, ksh or zsh). It
-  runs as ``[sudo -n --] env LC_ALL=C LANG=C argv...``: the ``env`` prefix
-  plays the part of :class:`~auditor.transports.local.LocalConnection`'s
-  C-locale environment and, like it, is not recorded; ``CommandResult.argv``
-  is the argv as the local transport records it, ``sudo -n --`` included
-  when used.
+  runs as exactly ``sudo -n -- argv...`` (or ``argv...`` without sudo): no
+  wrapper program inside sudo, so a sudoers rule naming the program itself
+  (with ``NOEXEC``) allows it. The C locale is asked for with SSH ``env``
+  requests (honoured where sshd's AcceptEnv allows ``LC_*``; collectors do
+  not depend on it). Environment values a command needs (a backup tool's
+  passphrase) are sent on its standard input and read by the remote shell
+  (``IFS= read -r NAME``) before sudo starts: never in argv, never in the
+  command line. ``CommandResult.argv`` is what ran, ``sudo -n --`` included.
 * **Bounded.** Every command has a deadline, stdout is cut at
-  ``max_output`` bytes and stderr at 64 KiB. A timed-out or truncated
-  command's channel is closed (sshd cannot be asked to kill a root session,
-  so a read-only command may run on remotely until it ends by itself).
+  ``max_output`` bytes and stderr at 64 KiB. **Remote work stops with the
+  run**: a timed-out or truncated command, and every command in flight when
+  the connection is closed (Ctrl-C, the end of a target's budget), is sent
+  the SSH ``signal`` request (RFC 4254 6.9) for SIGTERM before its channel
+  closes. sshd delivers it to the session's process group as the login
+  user; sudo, whose real uid is that user's, relays it to the root command.
+  A command whose connection is lost gets SIGPIPE on its next write (every
+  reader the collectors run writes as it goes).
 * **Failures are reasons.** Refused/unresolvable/lost → ``unreachable``;
   connect, banner or command deadline → ``timeout``; key refused →
   ``auth_failed``; host key → ``host_key_rejected``; :meth:`close` from
@@ -69,7 +77,8 @@ if TYPE_CHECKING:
     from . import ConnectOptions
 
 SUDO = ("sudo", "-n", "--")  # -n: fail instead of prompting for a password
-LOCALE = ("env", "LC_ALL=C", "LANG=C")  # parseable English output
+LOCALE = {"LC_ALL": "C", "LANG": "C"}  # asked for with SSH env requests; sshd may ignore them
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 MAX_STDERR = 65536
 READ_CHUNK = 65536
 DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
@@ -595,11 +604,13 @@ class SSHConnection:
         self.host_key_info = host_key_info
         self.via = via
         self._closed = False
+        self._lock = threading.Lock()
+        self._channels: set[paramiko.Channel] = set()
 
     def __repr__(self) -> str:
         return f"<SSHConnection {self.endpoint.address}{' via ' + self.via if self.via else ''}>"
 
-    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT, input: bytes | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], *, timeout: float, sudo: bool = False, max_output: int = DEFAULT_MAX_OUTPUT, input: bytes | None = None, env: Mapping[str, str] | None = None) -> CommandResult:
         """Run ``argv`` on the server (see :class:`~auditor.transports.base.ShellConnection`).
 
         ``exit_status`` is -1 when the server sent none: the command was
@@ -608,24 +619,35 @@ class SSHConnection:
         argv = check_argv(argv)
         sudo = sudo and self.endpoint.user != "root"  # root needs no sudo (and may not have it installed)
         recorded = (*SUDO, *argv) if sudo else argv
-        command = shlex.join([*(SUDO if sudo else ()), *LOCALE, *argv])
         shown = shlex.join(recorded)
+        command, preamble = shown, b""
+        if env:
+            command, preamble = remote_env_command(recorded, env)
         started, t0 = utc_now_iso(), time.monotonic()
         deadline = t0 + timeout
         chan = self._open_channel(deadline)
+        with self._lock:
+            self._channels.add(chan)
         try:
+            for name, value in LOCALE.items():
+                chan.set_environment_variable(name, value)
             chan.exec_command(command)
-            if input:
-                chan.sendall(input)
+            if preamble or input:
+                chan.sendall(preamble + (input or b""))
             chan.shutdown_write()  # stdin ends here: a command reading it gets EOF, never waits
             stdout, stderr, truncated = _read_output(chan, deadline, max_output)
-            if not truncated and not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
+            if truncated:
+                _signal(chan, "TERM")
+            elif not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
                 raise _Deadline
         except _Deadline:
-            raise self._stopped() or CollectError(Reason.TIMEOUT, f"`{shown}` did not finish within {timeout:g}s") from None
+            _signal(chan, "TERM")
+            raise self._stopped() or CollectError(Reason.TIMEOUT, f"`{shown}` did not finish within {timeout:g}s (stopped on the server)") from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise self._stopped() or self._failure(f"could not run `{shown}`", exc) from None
         finally:
+            with self._lock:
+                self._channels.discard(chan)
             chan.close()
         if chan.exit_status == -1 and not truncated:
             stopped = self._stopped()
@@ -643,6 +665,10 @@ class SSHConnection:
         would also close the file descriptor a run is waiting on.)
         """
         self._closed = True
+        with self._lock:
+            live = list(self._channels)
+        for chan in live:  # stop the remote commands before the connection goes
+            _signal(chan, "TERM")
         self.ssh.close()
 
     def _open_channel(self, deadline: float) -> paramiko.Channel:
@@ -708,3 +734,42 @@ def _read_output(chan: paramiko.Channel, deadline: float, max_output: int) -> tu
                 if buf is out and len(chunk) > room:
                     return bytes(out), bytes(err), True
     return bytes(out), bytes(err), False
+
+
+def _signal(chan: paramiko.Channel, name: str) -> None:
+    """Ask sshd to send signal ``name`` (``TERM``) to the command of ``chan`` (RFC 4254 6.9; OpenSSH >= 7.9).
+
+    paramiko has no method for it; the request is one message on the channel.
+    Best effort: a closed channel or a server that ignores it changes nothing.
+    """
+    if chan.closed or chan.exit_status_ready():
+        return
+    msg = paramiko.Message()
+    msg.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+    msg.add_int(chan.remote_chanid)
+    msg.add_string("signal")
+    msg.add_boolean(False)
+    msg.add_string(name)
+    try:
+        chan.transport._send_user_message(msg)  # noqa: SLF001 - paramiko's own way to send a channel message
+    except (paramiko.SSHException, EOFError, OSError, AttributeError):
+        pass
+
+
+def remote_env_command(argv: Sequence[str], env: Mapping[str, str]) -> tuple[str, bytes]:
+    """The remote command line that gives ``argv`` the variables ``env``, and what to send on its stdin first.
+
+    The values travel on stdin and are read by the remote shell's ``read``
+    builtin, exported, and kept by sudo where sudoers' ``env_keep`` allows:
+    a value never appears in argv (``ps``) or in the command line. Only the
+    fixed ``read``/``export`` words and the quoted argv are in the command.
+    """
+    names = list(env)
+    for name in names:
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"not an environment variable name: {name!r}")
+        if "\n" in env[name] or "\0" in env[name]:
+            raise CollectError(Reason.CONFIG_ERROR, f"the value of {name} contains a line break or NUL byte; it cannot be passed")
+    reads = " && ".join(f"IFS= read -r {n}" for n in names)
+    command = f"{reads} && export {' '.join(names)} && exec {shlex.join(argv)}"
+    return command, "".join(env[n] + "\n" for n in names).encode("utf-8")

@@ -1,0 +1,74 @@
+"""Sudoers lines for the audit account: exactly the commands an audit runs, nothing more.
+
+Used twice: ``auditor sudoers`` prints a drop-in for a whole inventory, and a
+refused command's error names the line that would allow it. Every rule is
+``NOPASSWD:NOEXEC`` (the readers never start another program) with the full
+argument list, escaped so that sudo matches it literally (sudoers(5): ``\\``
+before ``, : = \\`` and before the wildcard characters ``* ? [ ]``).
+
+Where an argument list cannot be known in advance (the files of
+``/etc/sudoers.d``, whose names only the server knows), the rule is an
+anchored regular expression (sudo >= 1.9.10) that allows nothing but plain
+names directly in that folder.
+
+>>> sudoers_command(["find", "-H", "/etc/shadow", "-printf", "%p\\\\0"])
+'/usr/bin/find -H /etc/shadow -printf %p\\\\\\\\0'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+# Where the programs live on Debian, Ubuntu, RHEL, SUSE (merged /usr: /bin is /usr/bin).
+PROGRAM_PATHS = {
+    "cat": "/usr/bin/cat",
+    "find": "/usr/bin/find",
+    "sshd": "/usr/sbin/sshd",
+    "borg": "/usr/bin/borg",
+    "restic": "/usr/bin/restic",
+    "ss": "/usr/bin/ss",
+}
+_SPECIAL = re.compile(r"([\\,:=*?\[\]#()! \"])")
+_PLAIN_NAME = r"[A-Za-z0-9_@+%-]+"  # sudo reads drop-ins whose names have no '.' and do not end in '~'
+
+
+def program_path(program: str) -> str:
+    return program if program.startswith("/") else PROGRAM_PATHS.get(program, f"/usr/bin/{program}")
+
+
+def escape(arg: str) -> str:
+    """An argument as sudoers must spell it to match it literally."""
+    return _SPECIAL.sub(r"\\\1", arg)
+
+
+def sudoers_command(argv: Sequence[str]) -> str:
+    """``argv`` as a sudoers Cmnd: full program path, every argument literal (``""``: no arguments)."""
+    args = " ".join(escape(a) for a in argv[1:])
+    return f"{program_path(argv[0])} {args}" if args else f'{program_path(argv[0])} ""'
+
+
+def _regex_literal(text: str) -> str:
+    """``text`` as a POSIX extended regular expression that matches only itself."""
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
+
+
+def dropin_reader(prefix: Sequence[str], folder: str) -> str:
+    """A Cmnd allowing ``prefix... FILE...`` for plain-named files directly in ``folder``.
+
+    An anchored regular expression (sudo >= 1.9.10 reads ``^...$`` arguments
+    as one): no other folder, no ``..``, no option can slip in.
+    """
+    head = " ".join(_regex_literal(a) for a in prefix[1:])
+    name = _regex_literal(folder.rstrip("/")) + "/" + _PLAIN_NAME
+    regex = f"^{head} {name}( {name})*$"
+    return f"{program_path(prefix[0])} " + re.sub(r"([,:=])", r"\\\1", regex)
+
+
+def rule(user: str, commands: Iterable[str]) -> str:
+    return f"{user} ALL=(root) NOPASSWD:NOEXEC: " + ", ".join(commands)
+
+
+def allow_line(user: str, argv: Sequence[str]) -> str:
+    """The one sudoers line that allows exactly ``argv`` (without the ``sudo -n --`` prefix)."""
+    return rule(user, [sudoers_command(argv)])
