@@ -1,4 +1,4 @@
-"""Command line: ``auditor run | validate | controls | verify | render | diff | history | keygen``.
+"""Command line: ``auditor run | validate | sudoers | controls | verify | render | diff | history | keygen``.
 
 Exit codes (also in README and ``auditor --help``):
 
@@ -59,6 +59,8 @@ examples:
   auditor run prod.yaml --only access --limit web1 --fail-on high
   auditor run prod.yaml --waivers waivers.yaml --sign audit.key --keep 30 --baseline previous
   auditor validate prod.yaml                check an inventory without contacting anything
+  auditor sudoers prod.yaml > auditor.sudoers
+                                            the audit account's exact sudo rules (visudo -cf it)
   auditor controls                          list every control
   auditor verify reports/latest --key audit.key.pub
                                             prove a report folder was not altered
@@ -158,6 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     his.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="how many runs (default: 20)")
     his.add_argument("--json", action="store_true", help="machine-readable output")
 
+    sud = sub.add_parser("sudoers", help="print the sudoers drop-in that grants exactly the audit's read commands", formatter_class=fmt,
+                         description="Print a sudoers drop-in for the audit account of INVENTORY's servers (those with sudo: true):\n"
+                         "the exact commands the audit runs as root (the shared find and cat, sshd -T, backup tools),\n"
+                         "NOPASSWD:NOEXEC, one Cmnd_Alias per group of servers whose paths differ, env_keep only where a\n"
+                         "backup passphrase needs it. No shell, no env, no wildcard: the audit account cannot become root\n"
+                         "through it. Nothing is contacted.",
+                         epilog="examples:\n"
+                         "  auditor sudoers inventories/prod.yaml > auditor.sudoers && visudo -cf auditor.sudoers\n"
+                         "  auditor sudoers prod.yaml --limit web --user audit      only the web group, for account audit\n"
+                         "  sudo install -m 0440 auditor.sudoers /etc/sudoers.d/auditor   on each server\n")
+    sud.add_argument("inventory", nargs="?", help="inventory YAML file (default: the bundled localhost inventory)")
+    sud.add_argument("--user", metavar="NAME", help="the audit account (default: each server's user: from the inventory)")
+    sud.add_argument("--limit", action="append", default=[], metavar="TARGET|TAG|GROUP", help="only these servers (as for run)")
+    _policy_arg(sud)
+
     key = sub.add_parser("keygen", help="make an Ed25519 key pair for signing reports", formatter_class=fmt,
                          description="Write a new Ed25519 private key to PATH (mode 0600) and its public key to PATH.pub.\n"
                          f"With ${PASSPHRASE_ENV} set, the private key is encrypted with it.\n"
@@ -213,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
-        command = {"validate": cmd_validate, "controls": cmd_controls, "verify": cmd_verify, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
+        command = {"validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
         return command[args.command](args)
     except InputError as exc:
         _print_problems(exc.problems, sys.stderr, audited=args.command in ("run", "validate"))
@@ -277,6 +294,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.waivers}: valid, {len(waivers.waivers)} waiver(s){f', {len(expired)} already expired: ' + ', '.join(w.id for w in expired) if expired else ''}")
     for n in notices:
         print(f"note: {n}")
+    return EXIT_OK
+
+
+def cmd_sudoers(args: argparse.Namespace) -> int:
+    from .sudoers_file import render_inventory, server_commands
+    from .transports import Transports
+
+    registry, inventory, _policy = _load(args)
+    plans, _ = make_plan(registry, inventory, RunOptions(limit=_split(args.limit)))
+    transports = Transports(ConnectOptions(), {t.id: t for t in inventory.targets})
+    try:
+        servers = server_commands(registry, plans, transports)
+    finally:
+        transports.close()
+    sys.stdout.write(render_inventory(servers, inventory_path=inventory.path, version=__version__, user=args.user))
     return EXIT_OK
 
 

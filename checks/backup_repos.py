@@ -38,6 +38,7 @@ from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
 from auditor.registry import collector
 from auditor.shellreads import Reads
+from auditor.sudoers_file import SudoCommand
 
 from checks.files import list_tree, target_clock
 
@@ -55,12 +56,12 @@ def restic_argv(repository: str) -> list[str]:
     return ["restic", "--repo", repository, "snapshots", "--json", "--no-lock", "--no-cache", "--quiet"]
 
 
-def _sudo_commands(target: Target, host: Target) -> list[list[str]]:
+def _sudo_commands(target: Target, host: Target) -> list[SudoCommand]:
     kind, repository = target.get("type"), target.get("repository")
     if kind == "borg":
-        return [borg_argv(repository)]
+        return [SudoCommand(tuple(borg_argv(repository)), BORG_ENV_KEEP)]
     if kind == "restic":
-        return [restic_argv(repository)]
+        return [SudoCommand(tuple(restic_argv(repository)))]
     return []
 
 

@@ -153,6 +153,7 @@ def start_sshd(directory: str, extra_config: str = "") -> SSHServer:
                 "MaxStartups 100:30:200\n"
                 "MaxSessions 50\n"
                 "AllowTcpForwarding yes\n"
+                "AcceptEnv LANG LC_*\n"  # as Debian's and RHEL's default sshd_config
             )
         log = open(os.path.join(directory, "sshd.log"), "wb")  # noqa: SIM115 - the process keeps it
         proc = subprocess.Popen([sshd, "-D", "-e", "-f", config], stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=APT_ENV)

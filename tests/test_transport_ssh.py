@@ -247,12 +247,78 @@ def test_root_needs_no_sudo(client, opened):
 
 def test_the_c_locale_input_stderr_and_missing_programs(client, opened):
     conn = connect(opened, client.target())
-    assert conn.run(["sh", "-c", 'echo "$LC_ALL $LANG"'], timeout=10).stdout == b"C C\n"
+    # the C locale is asked for with SSH env requests (sshd's AcceptEnv LANG LC_*), not with a wrapper program
+    shown = conn.run(["sh", "-c", 'echo "$LC_ALL $LANG"'], timeout=10)
+    assert shown.stdout == b"C C\n" and shown.argv == ("sh", "-c", 'echo "$LC_ALL $LANG"')
     assert conn.run(["cat"], timeout=10, input=b"s3cret\n").stdout == b"s3cret\n"
     assert conn.run(["cat"], timeout=10).stdout == b""  # stdin is closed, cat does not wait
     failed = conn.run(["sh", "-c", "echo oops >&2; exit 3"], timeout=10)
     assert (failed.exit_status, failed.stderr) == (3, b"oops\n")
     assert conn.run(["no-such-program-here"], timeout=10).exit_status == 127
+
+
+def test_environment_values_travel_on_stdin_never_in_the_command_line(client, opened):
+    conn = connect(opened, client.target())
+    secret = "pass phrase with 'quotes' $(and) `subst` ; | &"
+    got = conn.run(["sh", "-c", 'printf %s "$TOKEN"; echo; ps -o args= -p $$; cat'], timeout=10, env={"TOKEN": secret}, input=b"then stdin\n")
+    out = got.stdout.decode()
+    assert out.startswith(secret + "\n") and out.endswith("then stdin\n")
+    assert secret not in out[len(secret) + 1 :], "the value is in no process's argv"
+    assert got.argv == ("sh", "-c", 'printf %s "$TOKEN"; echo; ps -o args= -p $$; cat')
+    with pytest.raises(CollectError):
+        conn.run(["true"], timeout=10, env={"TOKEN": "two\nlines"})
+
+
+def test_a_timed_out_command_is_stopped_on_the_server(client, opened):
+    """After a timeout the remote command is gone within seconds (SSH signal request), not left running."""
+    conn = connect(opened, client.target())
+    with pytest.raises(CollectError) as exc:
+        conn.run(["sleep", "287"], timeout=1)
+    assert exc.value.reason.value == "timeout" and "stopped on the server" in exc.value.message
+    assert _wait_gone("sleep 287"), "sleep still running on the server after the timeout"
+
+
+def test_closing_the_connection_stops_its_commands(client, opened):
+    """Ctrl-C closes every connection: what ran on it is signalled first."""
+    conn = connect(opened, client.target())
+    done: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            conn.run(["sleep", "301"], timeout=60)
+        except BaseException as exc:  # noqa: BLE001
+            done.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert _wait_running("sleep 301")
+    conn.close()
+    worker.join(10)
+    assert done and isinstance(done[0], CollectError) and done[0].reason.value == "interrupted"
+    assert _wait_gone("sleep 301"), "sleep still running on the server after close()"
+
+
+def _pids(pattern: str) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "-x", pattern], capture_output=True, text=True, check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def _wait_running(pattern: str, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _pids(pattern):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _wait_gone(pattern: str, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _pids(pattern):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_a_command_past_its_timeout_is_timeout(client, opened):

@@ -605,7 +605,7 @@ class SSHConnection:
         self.via = via
         self._closed = False
         self._lock = threading.Lock()
-        self._channels: set[paramiko.Channel] = set()
+        self._channels: dict[paramiko.Channel, bytearray] = {}  # live channels and their stderr so far
 
     def __repr__(self) -> str:
         return f"<SSHConnection {self.endpoint.address}{' via ' + self.via if self.via else ''}>"
@@ -623,11 +623,17 @@ class SSHConnection:
         command, preamble = shown, b""
         if env:
             command, preamble = remote_env_command(recorded, env)
+        root_session = self.endpoint.user == "root"
+        if root_session:
+            # sshd signals no root session (privilege separation ends at a root login): the
+            # command says its PID first, on stderr, so that it can be stopped with kill(1).
+            command = f"echo {PID_MARK}$$ >&2; {command if env else 'exec ' + command}"
         started, t0 = utc_now_iso(), time.monotonic()
         deadline = t0 + timeout
         chan = self._open_channel(deadline)
+        err = bytearray()
         with self._lock:
-            self._channels.add(chan)
+            self._channels[chan] = err
         try:
             for name, value in LOCALE.items():
                 chan.set_environment_variable(name, value)
@@ -635,20 +641,23 @@ class SSHConnection:
             if preamble or input:
                 chan.sendall(preamble + (input or b""))
             chan.shutdown_write()  # stdin ends here: a command reading it gets EOF, never waits
-            stdout, stderr, truncated = _read_output(chan, deadline, max_output)
+            stdout, truncated = _read_output(chan, deadline, max_output, err, MAX_STDERR + (len(PID_MARK) + 12 if root_session else 0))
             if truncated:
-                _signal(chan, "TERM")
+                self._stop(chan, err)
             elif not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
                 raise _Deadline
         except _Deadline:
-            _signal(chan, "TERM")
+            self._stop(chan, err)
             raise self._stopped() or CollectError(Reason.TIMEOUT, f"`{shown}` did not finish within {timeout:g}s (stopped on the server)") from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise self._stopped() or self._failure(f"could not run `{shown}`", exc) from None
         finally:
             with self._lock:
-                self._channels.discard(chan)
+                self._channels.pop(chan, None)
             chan.close()
+        stderr = bytes(err)
+        if root_session:
+            stderr = _strip_pid(stderr)[:MAX_STDERR]
         if chan.exit_status == -1 and not truncated:
             stopped = self._stopped()
             if stopped is not None:
@@ -666,10 +675,26 @@ class SSHConnection:
         """
         self._closed = True
         with self._lock:
-            live = list(self._channels)
-        for chan in live:  # stop the remote commands before the connection goes
-            _signal(chan, "TERM")
+            live = list(self._channels.items())
+        for chan, err in live:  # stop the remote commands before the connection goes
+            self._stop(chan, err)
         self.ssh.close()
+
+    def _stop(self, chan: paramiko.Channel, err: bytearray) -> None:
+        """Stop the command of ``chan`` on the server: SIGTERM by SSH signal request, or by kill(1) in a root session."""
+        if chan.closed or chan.exit_status_ready():
+            return
+        pid = _pid_of(bytes(err))
+        if pid is None:
+            _signal(chan, "TERM")
+            return
+        try:  # a root session: kill(1) on a channel of its own (not waited for beyond a moment)
+            killer = self.ssh.open_session(timeout=2)
+            killer.exec_command(shlex.join(["kill", "-TERM", "--", str(pid)]))
+            killer.status_event.wait(2)
+            killer.close()
+        except (paramiko.SSHException, EOFError, OSError):
+            pass
 
     def _open_channel(self, deadline: float) -> paramiko.Channel:
         stopped = self._stopped()
@@ -703,16 +728,16 @@ class SSHConnection:
         return not self.ssh.is_active()
 
 
-def _read_output(chan: paramiko.Channel, deadline: float, max_output: int) -> tuple[bytes, bytes, bool]:
-    """Read stdout and stderr until both end, keeping at most ``max_output`` / 64 KiB.
+def _read_output(chan: paramiko.Channel, deadline: float, max_output: int, err: bytearray, err_limit: int = MAX_STDERR) -> tuple[bytes, bool]:
+    """Read stdout and stderr (into ``err``) until both end, keeping at most ``max_output`` / 64 KiB.
 
     Both streams are read as data arrives: they share the channel's flow-control
     window, so leaving one unread would stall the command. Returns early,
     marked truncated, once stdout exceeds ``max_output``.
     """
-    out, err = bytearray(), bytearray()
+    out = bytearray()
     chan.settimeout(0.0)
-    streams: list[tuple[Callable[[int], bytes], bytearray, int]] = [(chan.recv, out, max_output), (chan.recv_stderr, err, MAX_STDERR)]
+    streams: list[tuple[Callable[[int], bytes], bytearray, int]] = [(chan.recv, out, max_output), (chan.recv_stderr, err, err_limit)]
     with selectors.DefaultSelector() as sel:
         sel.register(chan.fileno(), selectors.EVENT_READ)  # readable when either stream has data or ended
         while streams:
@@ -732,8 +757,22 @@ def _read_output(chan: paramiko.Channel, deadline: float, max_output: int) -> tu
                 room = limit - len(buf)
                 buf += chunk[: max(room, 0)]
                 if buf is out and len(chunk) > room:
-                    return bytes(out), bytes(err), True
-    return bytes(out), bytes(err), False
+                    return bytes(out), True
+    return bytes(out), False
+
+
+PID_MARK = "auditor-pid:"
+
+
+def _pid_of(stderr: bytes) -> int | None:
+    first = stderr.split(b"\n", 1)[0].decode("ascii", "replace")
+    if first.startswith(PID_MARK) and first[len(PID_MARK):].isdigit():
+        return int(first[len(PID_MARK):])
+    return None
+
+
+def _strip_pid(stderr: bytes) -> bytes:
+    return stderr.split(b"\n", 1)[1] if _pid_of(stderr) is not None and b"\n" in stderr else stderr
 
 
 def _signal(chan: paramiko.Channel, name: str) -> None:
