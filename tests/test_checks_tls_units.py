@@ -14,20 +14,12 @@ import pytest
 
 from auditor.errors import CollectError
 from auditor.model import Target
-from auditor.transports.net import (
-    CLIENT_SSL,
-    PG_SSLREQUEST,
-    endpoints_of,
-    hostname_matches,
-    open_net,
-    parse_hsts,
-    parse_http_head,
-    parse_mysql_greeting,
-    sslv3_client_hello,
-)
+from auditor.transports.dialogues import CLIENT_SSL, PG_SSLREQUEST, parse_mysql_greeting
+from auditor.transports.net import endpoints_of, open_net, parse_hsts, parse_http_head, sslv3_client_hello
 from checks.tls import tls_cert_expiry, tls_cert_signature, tls_protocols_current
 from checks.tls_mail import plaintext_login_offers
 from checks.tls_web import redirects_to_https
+from checks.x509 import hostname_matches
 
 WEB = Target(id="web:shop", kind="web", name="shop", settings={"url": "https://shop.example.se/"})
 
