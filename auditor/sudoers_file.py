@@ -30,7 +30,8 @@ PROGRAM_PATHS = {
     "restic": "/usr/bin/restic",
     "ss": "/usr/bin/ss",
 }
-_SPECIAL = re.compile(r"([\\,:=*?\[\]#()! \"])")
+_GLOB = re.compile(r"([\\*?\[\]])")  # fnmatch(3) specials: sudo matches arguments with fnmatch when any is present
+_LEXER = re.compile(r"([\\,:= ])")  # characters the sudoers lexer wants escaped in a command
 _PLAIN_NAME = r"[A-Za-z0-9_@+%-]+"  # sudo reads drop-ins whose names have no '.' and do not end in '~'
 
 
@@ -39,8 +40,16 @@ def program_path(program: str) -> str:
 
 
 def escape(arg: str) -> str:
-    """An argument as sudoers must spell it to match it literally."""
-    return _SPECIAL.sub(r"\\\1", arg)
+    """An argument as sudoers must spell it to match it literally.
+
+    Two levels: fnmatch's (a literal ``\\`` or ``*`` is escaped with a
+    backslash), then the sudoers lexer's (every backslash doubled again, and
+    ``, : = # ( ) !``, quote and space escaped). So one literal backslash is
+    written as four, as sudo's own matching needs it.
+    """
+    if '"' in arg or "\n" in arg:
+        raise ValueError(f"{arg!r}: sudoers cannot match a double quote or line break in an argument exactly")
+    return _LEXER.sub(r"\\\1", _GLOB.sub(r"\\\1", arg))
 
 
 def sudoers_command(argv: Sequence[str]) -> str:
@@ -72,7 +81,10 @@ def rule(user: str, commands: Iterable[str]) -> str:
 
 def allow_line(user: str, argv: Sequence[str]) -> str:
     """The one sudoers line that allows exactly ``argv`` (without the ``sudo -n --`` prefix)."""
-    return rule(user, [sudoers_command(argv)])
+    try:
+        return rule(user, [sudoers_command(argv)])
+    except ValueError as exc:
+        return f"(none: {exc}; rename the path)"
 
 
 # -- the drop-in for a whole inventory ----------------------------------------------------
@@ -148,7 +160,13 @@ def render_inventory(servers: Mapping[str, Mapping[str, Any]], *, inventory_path
     backup: dict[str, None] = {}
     keep: dict[str, None] = {}
     for entry in servers.values():
-        commands = [sudoers_command(a) for a in entry["exact"]] + [dropin_reader(["cat", "--"], d) for d in dict.fromkeys(entry["dropins"])]
+        commands = []
+        for argv in entry["exact"]:
+            try:
+                commands.append(sudoers_command(argv))
+            except ValueError as exc:
+                lines.append(f"# {entry['server'].id}: not granted, {exc}")
+        commands += [dropin_reader(["cat", "--"], d) for d in dict.fromkeys(entry["dropins"])]
         groups.setdefault(tuple(dict.fromkeys(commands)), []).append(entry)
         backup.update(dict.fromkeys(sudoers_command(c.argv) for c in entry["backup"]))
         keep.update(dict.fromkeys(v for c in entry["backup"] for v in c.env_keep))

@@ -26,8 +26,8 @@ packages writes and ``/run/sshd`` (sshd insists on it).
 
 The audit logs in as ``auditor``, a user that exists only in each host's
 private ``/etc/passwd``, with a public key from the fleet's own key pair,
-and reads root-only files through ``sudo -n`` (see :func:`sudoers_rule` for
-what that rule allows and why).
+and reads root-only files through ``sudo -n -- PROGRAM ARGS`` (see
+:func:`audit_sudoers` for the rules a host can give it).
 
 Faults are real too: ``no-sudo`` has no sudo rule for the audit user;
 ``hang`` has a script that sleeps bind-mounted over ``/usr/sbin/sshd`` in
@@ -80,7 +80,7 @@ DAY = 86400
 PACKAGE_OF = {
     "sshd": "openssh-server", "ssh-keygen": "openssh-client", "ssh": "openssh-client",
     "sudo": "sudo", "unshare": "util-linux", "mount": "mount", "openssl": "openssl",
-    "find": "findutils", "ss": "iproute2", "ip": "iproute2", "nsenter": "util-linux",
+    "find": "findutils", "ss": "iproute2", "ip": "iproute2", "nsenter": "util-linux", "setcap": "libcap2-bin",
 }
 
 # Listening TCP sockets of an ordinary host (its own network namespace, see HostSpec.listening).
@@ -126,9 +126,12 @@ class HostSpec:
 
     ``accounts``: (name, scheme) with scheme one of yescrypt, sha512, md5,
     empty, locked (a locked md5-crypt hash), none (``*``).
-    ``audit_sudo``: ``audit`` (the read-only rule of :func:`sudoers_rule`),
-    ``none`` (no rule at all) or ``all`` (NOPASSWD: ALL, for ansible's become
-    in the benchmark). ``fault``: None, ``hang`` (``hang_tool`` sleeps
+    ``audit_sudo``: ``programs`` (the read programs with any arguments,
+    NOEXEC: :data:`PROGRAMS_RULE`), ``exact`` (``sudoers_text``: what
+    ``auditor sudoers`` prints), ``none`` (no rule at all) or ``all``
+    (NOPASSWD: ALL, for ansible's become in the benchmark). ``root_login``:
+    root may log in with the fleet's client key (``Match User root``, so
+    ``sshd -T`` and root's own authorized_keys stay as planted). ``fault``: None, ``hang`` (``hang_tool`` sleeps
     forever) or ``cut`` (``cut_tool`` is slow and the fleet kills the
     session while it runs). ``listen=False``: nothing listens at the
     address. ``wrong_host_key``: known_hosts holds another key for it.
@@ -155,7 +158,9 @@ class HostSpec:
     backups: tuple[Backup, ...] = (Backup("db-daily.tar.gz", 0.5), Backup("db-weekly.tar.gz", 6), Backup("db-monthly.tar.gz", 27))
     root_keys: tuple[str, ...] = ("admin",)  # names from Fleet.KEYRING in /root/.ssh/authorized_keys
     sudoers_nopasswd_all: bool = False
-    audit_sudo: str = "audit"
+    audit_sudo: str = "exact"
+    sudoers_text: str | None = None  # the audit account's drop-in when audit_sudo is "exact"
+    root_login: bool = False  # root may log in with the client key (a Match block: sshd -T still shows the global settings)
     fault: str | None = None
     hang_tool: str = "/usr/sbin/sshd"
     cut_tool: str = "/usr/bin/find"
@@ -207,35 +212,28 @@ def bench_spec(name: str) -> HostSpec:
 
 # -- the audit user's sudo rule -------------------------------------------------------
 
-# Programs the collectors run through sudo. The SSH transport runs
-# ``sudo -n -- env LC_ALL=C LANG=C <argv>``, so every rule is an argument
-# pattern of /usr/bin/env.
-AUDIT_PROGRAMS = ("cat", "find", "sshd", "/usr/sbin/sshd", "/usr/local/sbin/sshd", "ss", "date")
+# (a) of issue 11: the way monitoring and backup accounts are usually set up: the read
+# programs themselves, with any arguments, NOEXEC (none may start another program), and
+# the backup passphrase kept. No env, no shell: the transport runs `sudo -n -- PROGRAM ARGS`.
+PROGRAMS_RULE = f"""Defaults:{AUDIT_USER} env_keep += "BORG_PASSPHRASE"
+{AUDIT_USER} ALL=(root) NOPASSWD:NOEXEC: /usr/bin/cat, /usr/bin/head, /usr/bin/find, /usr/bin/stat, /usr/bin/ls, /usr/bin/getent, \\
+    /usr/sbin/sshd -T, /usr/bin/borg list *, /usr/bin/borg info *
+"""
 
 
-def sudoers_rule(user: str = AUDIT_USER, programs: Iterable[str] = AUDIT_PROGRAMS) -> str:
-    """The audit user's sudoers rule: read-only audit commands, no password.
-
-    Trade-off, stated plainly: the transport wraps every command in
-    ``env LC_ALL=C LANG=C`` (a parseable C locale), so the rule must allow
-    ``/usr/bin/env`` with arguments. ``/usr/bin/env *`` would allow every
-    command as root, i.e. NOPASSWD: ALL under another name. We narrow it to
-    ``env LC_ALL=C LANG=C <program> *`` for the programs the collectors run;
-    that stops accidents and casual misuse, but not a determined holder of
-    the audit key: ``find ... -exec`` and ``-fprintf`` can run or write
-    anything as root. A plain ``NOPASSWD: ALL`` would make
-    ACCESS-SUDO-NOPASSWD-ALL fail on every host (unless the policy lists the
-    audit user in ``sudo_nopasswd_allowed``); this rule does not match that
-    control's pattern, and reads as what it is meant to be. Production
-    deployments wanting a hard boundary should give the audit user a
-    root-owned wrapper that accepts only the collectors' fixed argv lists.
-    """
-    alternatives = []
-    for prog in programs:  # sudoers(5): '=' in command arguments is escaped
-        alternatives.append(f"/usr/bin/env LC_ALL\\=C LANG\\=C {prog}")
-        alternatives.append(f"/usr/bin/env LC_ALL\\=C LANG\\=C {prog} *")
-    body = ", \\\n    ".join(alternatives)
-    return f"Cmnd_Alias AUDIT_READS = \\\n    {body}\n{user} ALL=(root) NOPASSWD: AUDIT_READS\n"
+def audit_sudoers(spec: "HostSpec") -> str | None:
+    """The audit account's sudoers drop-in on a host, by ``spec.audit_sudo``."""
+    if spec.audit_sudo == "programs":
+        return "# (a) read programs with any arguments, NOEXEC (tests/fleet.py PROGRAMS_RULE)\n" + PROGRAMS_RULE
+    if spec.audit_sudo == "exact":
+        if not spec.sudoers_text:
+            raise ValueError(f"{spec.name}: audit_sudo exact needs sudoers_text (the output of `auditor sudoers`)")
+        return spec.sudoers_text
+    if spec.audit_sudo == "all":
+        return f"# benchmark hosts: ansible's become needs a shell as root\n{AUDIT_USER} ALL=(root) NOPASSWD: ALL\n"
+    if spec.audit_sudo == "none":
+        return None
+    raise ValueError(f"{spec.name}: audit_sudo must be programs, exact, all or none")
 
 
 # -- installing what is missing -------------------------------------------------------
@@ -335,9 +333,11 @@ open(sys.argv[1], "w").close()
 signal.pause()
 '''
 
-SS_WRAPPER = "#!/bin/sh\n# fleet: this host's sockets live in its own network namespace\nexec nsenter --net={netns} -- {ss} \"$@\"\n"
-HANG_SCRIPT = "#!/bin/sh\n# fleet fault: this tool never answers\nexec sleep 600\n"
-CUT_SCRIPT = "#!/bin/sh\n# fleet fault: slow, and the fleet cuts the connection meanwhile\n: > {marker}\nexec sleep 600\n"
+SS_WRAPPER = "#!/bin/sh\n# fleet: this host's sockets live in its own network namespace\nexec {nsenter} --net={netns} -- {ss} \"$@\"\n"
+# The faults start no other program (the audit account's sudo rules are NOEXEC): bash builtins only.
+HANG_SCRIPT = "#!/bin/bash\n# fleet fault: this tool never answers (and prints nothing)\nwhile :; do read -r -t 1 _ <> {fifo}; done\n"
+CUT_SCRIPT = ("#!/bin/bash\n# fleet fault: a long listing that prints as it goes; the fleet cuts the connection meanwhile\n"
+              ": > {marker}\nwhile :; do echo \"d 0755 root root 4096 0 /srv/x\" || exit 141; read -r -t 0.2 _ <> {fifo}; done\n")
 
 
 @dataclass
@@ -480,7 +480,7 @@ class Fleet:
     # -- building ----------------------------------------------------------------
 
     def _start(self) -> None:
-        ensure_programs("sshd", "ssh-keygen", "sudo", "unshare", "mount", "openssl", "find", "ss", "ip", "nsenter")
+        ensure_programs("sshd", "ssh-keygen", "sudo", "unshare", "mount", "openssl", "find", "ss", "ip", "nsenter", "setcap")
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
         self.sshd = which("sshd")
         if not self.sshd:
@@ -494,6 +494,12 @@ class Fleet:
         shutil.copy2(self.sshd, self.sshd_copy)
         self.ss_copy = os.path.join(self.root, "bin", "ss")  # the real ss, for wrappers mounted over /usr/bin/ss
         shutil.copy2(which("ss") or "/usr/bin/ss", self.ss_copy)
+        # ss needs no root, so the audit runs it without sudo; entering the host's network namespace
+        # does. A copy of nsenter with CAP_SYS_ADMIN (file capability, dropped when it runs ss) lets
+        # the host's ss wrapper do it for any user, as a real host's ss would just work.
+        self.nsenter_copy = os.path.join(self.root, "bin", "nsenter")
+        shutil.copy2(which("nsenter") or "/usr/bin/nsenter", self.nsenter_copy)
+        subprocess.run(["setcap", "cap_sys_admin+ep", self.nsenter_copy], check=True, capture_output=True, env=ENV)
         self._keys()
         self._hashes = {scheme: _hash(scheme) for scheme in ("yescrypt", "sha512", "md5")}
         self._system = _system_accounts()
@@ -501,10 +507,10 @@ class Fleet:
         for spec, address in zip(self.specs, addresses):
             directory = os.path.join(self.root, "hosts", spec.name)
             self.hosts[spec.name] = Host(spec, address, self.port, directory)
+        self._write_inventory()  # first: the exact sudoers drop-in is printed from it
         for host in self.hosts.values():
             self._build(host)
         self._write_known_hosts()
-        self._write_inventory()
         self._write_ssh_config()
         for host in self.hosts.values():
             if host.spec.listen:
@@ -553,12 +559,9 @@ class Fleet:
         # sudo
         sudoers = f'Defaults env_reset\nDefaults secure_path="{SBIN_PATH}"\nroot ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n'
         _put(os.path.join(etc, "sudoers"), sudoers, 0o440)
-        if spec.audit_sudo == "audit":
-            _put(os.path.join(etc, "sudoers.d", "auditor"), "# read-only audit commands (tests/fleet.py sudoers_rule)\n" + sudoers_rule(), 0o440)
-        elif spec.audit_sudo == "all":
-            _put(os.path.join(etc, "sudoers.d", "auditor"), f"# benchmark hosts: ansible's become needs a shell as root\n{AUDIT_USER} ALL=(root) NOPASSWD: ALL\n", 0o440)
-        elif spec.audit_sudo != "none":
-            raise ValueError(f"{spec.name}: audit_sudo must be audit, all or none")
+        rule = audit_sudoers(spec) if spec.audit_sudo != "exact" or spec.sudoers_text else self._printed_sudoers()
+        if rule is not None:
+            _put(os.path.join(etc, "sudoers.d", "auditor"), rule, 0o440)
         if spec.sudoers_nopasswd_all:
             _put(os.path.join(etc, "sudoers.d", "90-admins"), "# planted: every admin is root without a password\n%sudo ALL=(ALL:ALL) NOPASSWD: ALL\n", 0o440)
         os.chmod(os.path.join(etc, "sudoers.d"), 0o755)
@@ -589,7 +592,7 @@ class Fleet:
             UseDNS no
             MaxStartups 200:30:400
             MaxSessions 20
-            """) + options, 0o644)
+            """) + options + self._root_login(spec, ssh_dir), 0o644)
         os.chmod(ssh_dir, 0o755)
 
         # root's authorized keys; the audit user's home
@@ -619,17 +622,17 @@ class Fleet:
             for n in ("passwd", "group", "shadow", "gshadow", "sudoers", "sudoers.d", "ssh")
         ] + [(os.path.join(d, "root"), "/root", "ro"), (os.path.join(d, "home"), "/home", "ro"), (os.path.join(d, "srv"), "/srv", "ro")]
         if spec.fault == "hang":
-            script = _put(os.path.join(d, "fault", "hang"), HANG_SCRIPT, 0o755)
+            script = _put(os.path.join(d, "fault", "hang"), HANG_SCRIPT.format(fifo=self._fifo(d)), 0o755)
             mounts.append((script, spec.hang_tool, "ro"))
         elif spec.fault == "cut":
-            script = _put(os.path.join(d, "fault", "cut"), CUT_SCRIPT.format(marker=os.path.join(d, "fault", "cut-started")), 0o755)
+            script = _put(os.path.join(d, "fault", "cut"), CUT_SCRIPT.format(marker=os.path.join(d, "fault", "cut-started"), fifo=self._fifo(d)), 0o755)
             mounts.append((script, spec.cut_tool, "ro"))
         elif spec.fault is not None:
             raise ValueError(f"{spec.name}: unknown fault {spec.fault!r}")
         holder = None
         if spec.listening is not None:
             netns = _put(os.path.join(d, "fault", "netns"), "", 0o644)  # mount point of the host's network namespace
-            wrapper = _put(os.path.join(d, "fault", "ss"), SS_WRAPPER.format(netns=netns, ss=self.ss_copy), 0o755)
+            wrapper = _put(os.path.join(d, "fault", "ss"), SS_WRAPPER.format(nsenter=self.nsenter_copy, netns=netns, ss=self.ss_copy), 0o755)
             mounts.append((wrapper, which("ss") or "/usr/bin/ss", "ro"))
             holder = {
                 "argv": [sys.executable, "-I", "-S", os.path.join(self.root, "holder.py"), os.path.join(d, "listening"), *spec.listening],
@@ -637,6 +640,32 @@ class Fleet:
             }
         with open(os.path.join(d, "plan.json"), "w", encoding="utf-8") as fh:
             json.dump({"mounts": mounts, "holder": holder, "argv": [self.sshd_copy, "-D", "-e", "-f", "/etc/ssh/sshd_config"]}, fh, indent=1)
+
+    def _printed_sudoers(self) -> str:
+        """What `auditor sudoers` prints for this fleet's inventory (made once): the exact rules, (b) of issue 11."""
+        if getattr(self, "_sudoers_text", None) is None:
+            repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            proc = subprocess.run([sys.executable, "-m", "auditor", "sudoers", self.inventory_path], capture_output=True, text=True, cwd=repo, env={**ENV, "PYTHONPATH": repo}, timeout=120, check=False)
+            if proc.returncode != 0:
+                raise RuntimeError(f"auditor sudoers failed ({proc.returncode}): {proc.stderr[-2000:]}")
+            self._sudoers_text = proc.stdout
+        return self._sudoers_text
+
+    @staticmethod
+    def _fifo(directory: str) -> str:
+        """A FIFO nobody writes to: a bash builtin `read -t` on it waits without starting a program."""
+        path = os.path.join(directory, "fault", "never")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.exists(path):
+            os.mkfifo(path, 0o666)
+        return path
+
+    def _root_login(self, spec: HostSpec, ssh_dir: str) -> str:
+        """sshd_config lines letting root log in with the client key, without changing what an audit judges."""
+        if not spec.root_login:
+            return ""
+        _put(os.path.join(ssh_dir, "fleet_root_access"), self.client_public + "\n", 0o644)
+        return "Match User root\n    PermitRootLogin prohibit-password\n    AuthorizedKeysFile /etc/ssh/fleet_root_access\n"
 
     def _shadow_field(self, scheme: str) -> str:
         if scheme in self._hashes:
