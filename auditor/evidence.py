@@ -60,12 +60,23 @@ def observation(
 
 
 class CommandLike(Protocol):
-    argv: tuple[str, ...]
-    exit_status: int
-    stdout: bytes
-    started_at: str
-    duration_ms: int
-    truncated: bool
+    @property
+    def argv(self) -> tuple[str, ...]: ...
+
+    @property
+    def exit_status(self) -> int: ...
+
+    @property
+    def stdout(self) -> bytes: ...
+
+    @property
+    def started_at(self) -> str: ...
+
+    @property
+    def duration_ms(self) -> int: ...
+
+    @property
+    def truncated(self) -> bool: ...
 
     @property
     def text(self) -> str: ...

@@ -171,7 +171,7 @@ class Runner:
         """Collect a target's facts (shell collectors concurrently, on channels of its one connection), then evaluate."""
         target = plan.target
         connections: dict[str, Any] = {}
-        broken: dict[str, CollectError] = {}
+        broken: dict[str, CollectError | NotApplicable] = {}
         facts: dict[str, Fact] = {}
         extra: list[Fact] = []  # how the target was identified (SSH host key): evidence no control reads
         budget_end = time.monotonic() + self.options.host_timeout
@@ -197,8 +197,8 @@ class Runner:
                     except Exception as exc:  # a transport bug must still become data
                         broken[col.transport] = CollectError(Reason.BUG, f"opening a {col.transport} connection failed: {type(exc).__name__}: {exc}")
                 if col.transport in broken:
-                    exc = broken[col.transport]
-                    facts[col.name] = self._fact_skipped(target, col, exc.message, 0, col.transport) if isinstance(exc, NotApplicable) else self._fact_error(target, col, exc, 0, col.transport)
+                    why = broken[col.transport]
+                    facts[col.name] = self._fact_skipped(target, col, why.message, 0, col.transport) if isinstance(why, NotApplicable) else self._fact_error(target, col, why, 0, col.transport)
                     continue
                 if col.transport == "shell":
                     if shared is None:
@@ -223,7 +223,7 @@ class Runner:
         """One listing and one read of small files for every shell collector of the target that declared reads."""
         host = self.transports.shell_host(plan.target)
         declared = [c for c in plan.collectors if c.transport == "shell" and c.reads is not None]
-        reads = merge(c.reads(plan.target, host) for c in declared) if declared else Reads()
+        reads = merge(c.reads(plan.target, host) for c in declared if c.reads is not None) if declared else Reads()
         longest = max([self._timeout(plan.target, c) for c in declared] or [30.0])
         return SharedReads(conn, reads, sudo=bool(host.get("sudo", False)), user=account_of(host), timeout=max(0.1, min(longest, budget_end - time.monotonic())))
 

@@ -127,15 +127,15 @@ def parse_listing(stdout: bytes, stderr: str, roots: list[str], cut: bool) -> di
     for line in stderr.splitlines():
         line = line.strip()
         m = _FIND_ERR.match(line)
-        owner = None
+        named: str | None = None
         if m:
             path = m.group("path")
-            owner = next((r for r in sorted(roots, key=len, reverse=True) if path == r or path.startswith(r.rstrip("/") + "/")), None)
-        if owner is None:
+            named = next((r for r in sorted(roots, key=len, reverse=True) if path == r or path.startswith(r.rstrip("/") + "/")), None)
+        if named is None:
             if line:
                 stray.append(line)
             continue
-        per[owner].errors.append(line)
+        per[named].errors.append(line)
     return {"roots": per, "stray": stray}
 
 
@@ -211,7 +211,8 @@ class SharedReads:
                                         exit_status=result.exit_status, argv=result.argv, duration_ms=result.duration_ms, truncated=entry.truncated, note=note))
         if stray:
             raise CollectError(Reason.COMMAND_FAILED, f"`find` failed: {stray[0]}")
-        missing, unreadable = [], []
+        missing: list[str] = []
+        unreadable: list[str] = []
         for line in entry.errors:
             m = _FIND_ERR.match(line)
             if m is None:

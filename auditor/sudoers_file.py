@@ -137,7 +137,7 @@ def server_commands(registry: Any, plans: Sequence[Any], transports: Any) -> dic
                 if isinstance(command, SudoCommand) and command.env_keep:
                     entry["backup"].append(command)
                 else:
-                    entry["exact"].append(list(command.argv if isinstance(command, SudoCommand) else command))
+                    entry["exact"].append(list(command.argv) if isinstance(command, SudoCommand) else list(command))
     return out
 
 
@@ -172,7 +172,7 @@ def render_inventory(servers: Mapping[str, Mapping[str, Any]], *, inventory_path
         keep.update(dict.fromkeys(v for c in entry["backup"] for v in c.env_keep))
     aliases_by_user: dict[str, list[str]] = {}
     used: set[str] = set()
-    for commands, members in groups.items():
+    for granted, members in groups.items():
         common = set(members[0]["server"].groups) | set(members[0]["server"].tags)
         for m in members[1:]:
             common &= set(m["server"].groups) | set(m["server"].tags)
@@ -182,7 +182,7 @@ def render_inventory(servers: Mapping[str, Mapping[str, Any]], *, inventory_path
             name, n = f"{base}_{n}", n + 1
         used.add(name)
         lines.append(f"# {', '.join(m['server'].id for m in members)}")
-        lines.append(f"Cmnd_Alias {name} = \\\n    " + ", \\\n    ".join(commands))
+        lines.append(f"Cmnd_Alias {name} = \\\n    " + ", \\\n    ".join(granted))
         for m in members:
             who = user or m["user"]
             if name not in aliases_by_user.setdefault(who, []):
