@@ -471,7 +471,8 @@ class Fleet:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not os.environ.get("AUDITOR_FLEET_KEEP"):  # set it to keep the hosts' logs for a post-mortem
+            shutil.rmtree(self.root, ignore_errors=True)
         try:
             atexit.unregister(self.close)
         except Exception:  # noqa: BLE001

@@ -54,6 +54,7 @@ ACCESS-SSH-KBD-INTERACTIVE        P     F         P            P            P   
 ACCESS-SSH-MAX-AUTH-TRIES         P     F         P            P            P              P           K         U     D        T     u
 ACCESS-SSH-PASSWORD-AUTH          P     F         P            P            P              P           K         U     D        T     u
 ACCESS-SSH-ROOT-LOGIN             P     F         P            P            P              P           K         U     D        T     u
+ACCESS-SUDO-AUDIT-ACCOUNT         P     P         P            P            P              P           K         U     D        P     U
 ACCESS-SUDO-NOPASSWD-ALL          P     P         P            P            P              F           K         U     D        P     U
 BACKUP-FRESHNESS                  P     P         P            P            F              F           K         U     D        P     U
 BACKUP-MAX-AGE                    P     P         P            P            F              S           K         U     D        P     U

@@ -119,6 +119,20 @@ def test_the_verdicts_are_the_planted_ones(runs: dict[str, dict[str, Any]]) -> N
     assert got[("good", "ACCESS-SUDO-NOPASSWD-ALL")][0] == "pass", "the exact drop-in gives the audit account no root"
 
 
+def test_the_sudo_controls_judge_the_audit_accounts_own_rules(runs: dict[str, dict[str, Any]]) -> None:
+    """(a) grants find with any arguments: root through -fprintf, NOEXEC or not, and the report says so.
+    (b), the printed drop-in, gives the audit account no root. (c) reads as root: no audit account to judge."""
+    a, b, c = (verdicts(runs[v]) for v in "abc")
+    found = {f["target"].split(":", 1)[1]: f for f in runs["a"]["run"]["findings"] if f["control"] == "ACCESS-SUDO-AUDIT-ACCOUNT"}
+    for state in PLANTED:
+        assert a[(state, "ACCESS-SUDO-AUDIT-ACCOUNT")][0] == "fail"
+        assert "/usr/bin/find" in found[f"{state}-a"]["message"] and "-fprintf" in found[f"{state}-a"]["message"]
+        assert a[(state, "ACCESS-SUDO-NOPASSWD-ALL")][0] == "fail"
+        assert b[(state, "ACCESS-SUDO-AUDIT-ACCOUNT")][0] == "pass"
+        assert c[(state, "ACCESS-SUDO-AUDIT-ACCOUNT")][0] == "skipped"
+        assert b[(state, "ACCESS-SUDO-NOPASSWD-ALL")][0] == ("fail" if state == "lax-access" else "pass")
+
+
 def test_without_sudo_exactly_the_root_only_facts_are_errors_naming_the_refused_argv(runs: dict[str, dict[str, Any]]) -> None:
     run = runs["d"]["run"]
     for fact in run["facts"]:

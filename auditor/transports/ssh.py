@@ -640,7 +640,7 @@ class SSHConnection:
             chan.exec_command(command)
             if preamble or input:
                 chan.sendall(preamble + (input or b""))
-            chan.shutdown_write()  # stdin ends here: a command reading it gets EOF, never waits
+            _end_input(chan)  # stdin ends here: a command reading it gets EOF, never waits
             stdout, truncated = _read_output(chan, deadline, max_output, err, MAX_STDERR + (len(PID_MARK) + 12 if root_session else 0))
             if truncated:
                 self._stop(chan, err)
@@ -775,14 +775,31 @@ def _strip_pid(stderr: bytes) -> bytes:
     return stderr.split(b"\n", 1)[1] if _pid_of(stderr) is not None and b"\n" in stderr else stderr
 
 
+def _end_input(chan: paramiko.Channel) -> None:
+    """Send EOF on ``chan`` unless it is already closed: ``Channel.shutdown_write`` can race.
+
+    paramiko decides to send EOF under the channel's lock but sends it after
+    releasing it; a command that ends at that moment has its channel closed by
+    the transport thread in between, and the EOF then follows our CLOSE. OpenSSH
+    answers a packet for a freed channel by dropping the whole connection
+    ("ieof packet referred to nonexistent channel"), taking the server's other
+    commands with it. Sending under the lock keeps EOF before CLOSE.
+    """
+    with chan.lock:
+        if chan.closed or chan.eof_sent:
+            return
+        msg = chan._send_eof()  # noqa: SLF001 - the message, built under the lock
+        if msg is not None:
+            chan.transport._send_user_message(msg)  # noqa: SLF001
+
+
 def _signal(chan: paramiko.Channel, name: str) -> None:
     """Ask sshd to send signal ``name`` (``TERM``) to the command of ``chan`` (RFC 4254 6.9; OpenSSH >= 7.9).
 
-    paramiko has no method for it; the request is one message on the channel.
-    Best effort: a closed channel or a server that ignores it changes nothing.
+    paramiko has no method for it; the request is one message on the channel,
+    sent under the channel's lock so that it never follows the channel's CLOSE
+    (see :func:`_end_input`). Best effort: a server that ignores it changes nothing.
     """
-    if chan.closed or chan.exit_status_ready():
-        return
     msg = paramiko.Message()
     msg.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
     msg.add_int(chan.remote_chanid)
@@ -790,7 +807,10 @@ def _signal(chan: paramiko.Channel, name: str) -> None:
     msg.add_boolean(False)
     msg.add_string(name)
     try:
-        chan.transport._send_user_message(msg)  # noqa: SLF001 - paramiko's own way to send a channel message
+        with chan.lock:
+            if chan.closed or chan.exit_status_ready():
+                return
+            chan.transport._send_user_message(msg)  # noqa: SLF001 - paramiko's own way to send a channel message
     except (paramiko.SSHException, EOFError, OSError, AttributeError):
         pass
 
