@@ -1,10 +1,14 @@
-"""Access: sudo rules that run every command without a password.
+"""Access: sudo rules that make their users root without a password.
 
-``/etc/sudoers`` (under the server's ``root_dir``) is read with ``cat``, and
-so is every file it includes: ``@include``/``#include`` files and the files
-of ``@includedir``/``#includedir`` folders (listed with ``find``; as sudo
-does, names ending in ``~`` or containing ``.`` are skipped). sudoers files
-are readable only by root: set ``sudo: true`` when auditing as another user.
+``/etc/sudoers`` and every file it includes are read through the server's
+shared reads (auditor/shellreads.py): the main file by the one ``cat`` of small
+files, the files of ``/etc/sudoers.d`` (as sudo does, names ending in ``~`` or
+containing ``.`` are skipped) by one more ``cat`` once the shared listing has
+named them; an include elsewhere gets a ``cat`` (or ``find``) of its own.
+sudoers files are readable only by root: set ``sudo: true`` when auditing as
+another user. Which commands are root in practice (shells, interpreters,
+editors, writers with any arguments, command escapes without NOEXEC) is
+decided by checks/sudo_escalation.py.
 
 The parser follows sudoers(5) as far as the question needs: continuation
 lines, comments (``#`` unless ``#include``/``#includedir`` or a ``#uid``),
@@ -33,7 +37,8 @@ from auditor.shellreads import Reads
 
 SUDO_NOPASSWD_ALLOWED = parameter(
     "sudo_nopasswd_allowed", list, [],
-    "Users and %groups allowed to run every command through sudo without a password (an audit account should get a few NOPASSWD commands, not ALL).",
+    "Users and %groups allowed to become root through sudo without a password (NOPASSWD: ALL or a root-equivalent command); "
+    "the audit account should get the exact read commands `auditor sudoers` prints, never a root shell.",
 )
 
 SUDOERS = "/etc/sudoers"
@@ -225,18 +230,27 @@ def _separator_index(text: str) -> int | None:
 
 
 def parse_defaults(text: str) -> dict[str, Any] | None:
-    """``Defaults[:@>!]scope a, !b, c=d`` → the scope and the value of ``authenticate`` if set (else None)."""
+    """``Defaults[:@>!]scope a, !b, c=d`` → the scope and the value of ``authenticate`` if set (else None).
+
+    ``noexec`` is there too when the entry sets it (``noexec`` / ``!noexec``).
+
+    >>> parse_defaults("Defaults!/usr/bin/less noexec")
+    {'kind': 'command', 'scope': ['/usr/bin/less'], 'authenticate': None, 'noexec': True}
+    """
     m = _DEFAULTS.match(text)
     if not m:
         return None
     kind = {":": "user", "@": "host", ">": "runas", "!": "command", None: "global"}[m.group(1)]
     scope = _items(m.group(2)) if m.group(2) else []
-    authenticate = None
+    flags: dict[str, bool | None] = {"authenticate": None, "noexec": None}
     for setting in _items(m.group(3) or ""):
         sm = re.match(r"^(!*)\s*([A-Za-z_]+)\s*(.*)$", setting)
-        if sm and sm.group(2) == "authenticate" and not sm.group(3).startswith(("=", "+=", "-=")):
-            authenticate = len(sm.group(1)) % 2 == 0
-    return {"kind": kind, "scope": scope, "authenticate": authenticate}
+        if sm and sm.group(2) in flags and not sm.group(3).startswith(("=", "+=", "-=")):
+            flags[sm.group(2)] = len(sm.group(1)) % 2 == 0
+    parsed: dict[str, Any] = {"kind": kind, "scope": scope, "authenticate": flags["authenticate"]}
+    if flags["noexec"] is not None:
+        parsed["noexec"] = flags["noexec"]
+    return parsed
 
 
 def parse_aliases(text: str) -> dict[str, list[str]]:
@@ -269,7 +283,7 @@ def parse_sudoers(text: str, path: str) -> dict[str, Any]:
             parsed = parse_defaults(line)
             if parsed is None:
                 entries.append({**where, "entry": "unparsed"})
-            elif parsed["authenticate"] is not None:
+            elif parsed["authenticate"] is not None or parsed.get("noexec") is not None:
                 entries.append({**where, "entry": "defaults", **parsed, "text": line})
             continue
         m = _ALIAS.match(line)
@@ -394,6 +408,20 @@ def sudoers(ctx: Context) -> dict[str, Any]:
 
 
 # -- evaluation -------------------------------------------------------------------------------------
+#
+# A grant is a rule (or Defaults entry) that lets its users run, without a
+# password, a command that makes them root: ALL, or a command that
+# checks/sudo_escalation.py classifies as root in practice. NOEXEC comes from
+# the command's tag or from a Defaults noexec in scope (an EXEC tag overrides
+# it). Where a Defaults entry only may apply (a host scope, a user scope that
+# may or may not cover a %group), its value is taken when it is the less
+# safe one (!noexec, !authenticate) and ignored when it is the safer one.
+
+from auditor.registry import skipped  # noqa: E402 - kept with the evaluators that use them
+from checks.sudo_escalation import root_reason  # noqa: E402
+
+RUNAS_ROOT = ("root", "ALL", "#0")  # runas entries that include root
+DEFAULTS_ORDER = ("global", "host", "user", "runas", "command")  # sudo applies them in this order, later wins
 
 
 def _aliases(entries: Iterable[Mapping[str, Any]], kind: str) -> dict[str, list[str]]:
@@ -406,14 +434,32 @@ def _aliases(entries: Iterable[Mapping[str, Any]], kind: str) -> dict[str, list[
 
 def resolves_to_all(item: str, cmnd_aliases: Mapping[str, list[str]], _seen: frozenset[str] = frozenset()) -> bool:
     """Does a command (or Cmnd_Alias) mean every command?"""
+    return any(c == "ALL" for c, _ in expand_commands(item, cmnd_aliases, _seen))
+
+
+def expand_commands(item: str, cmnd_aliases: Mapping[str, list[str]], _seen: frozenset[str] = frozenset(), _via: str | None = None) -> list[tuple[str, str | None]]:
+    """A command (or Cmnd_Alias) → the commands it grants, each with the alias it came through.
+
+    Negated members are denials, not grants: dropped (``!`` on an alias flips its members).
+    A digest (``sha256:...``) before a member is dropped.
+
+    >>> expand_commands("READS", {"READS": ["/usr/bin/cat", "!/bin/sh", "SHELLS"], "SHELLS": ["/bin/bash"]})
+    [('/usr/bin/cat', 'READS'), ('/bin/bash', 'SHELLS')]
+    """
+    return [(c, via) for c, negated, via in _members(item, cmnd_aliases, _seen, _via) if not negated]
+
+
+def _members(item: str, cmnd_aliases: Mapping[str, list[str]], seen: frozenset[str], via: str | None) -> list[tuple[str, bool, str | None]]:
     item = item.strip()
-    if item.startswith("!"):
-        return False
-    if item == "ALL":
-        return True
-    if _ALIAS_NAME.match(item) and item in cmnd_aliases and item not in _seen:
-        return any(resolves_to_all(i, cmnd_aliases, _seen | {item}) for i in cmnd_aliases[item])
-    return False
+    core = item.lstrip("!").strip()
+    negated = (len(item) - len(item.lstrip("!"))) % 2 == 1
+    while (m := _DIGEST.match(core)) is not None:
+        core = core[m.end():].strip()
+    if _ALIAS_NAME.match(core) and core != "ALL" and core in cmnd_aliases:
+        if core in seen:
+            return []
+        return [(c, n != negated, v) for member in cmnd_aliases[core] for c, n, v in _members(member, cmnd_aliases, seen | {core}, core)]
+    return [(core, negated, via)]
 
 
 def expand_users(items: Iterable[str], user_aliases: Mapping[str, list[str]], _seen: frozenset[str] = frozenset()) -> list[str]:
@@ -430,66 +476,323 @@ def expand_users(items: Iterable[str], user_aliases: Mapping[str, list[str]], _s
     return out
 
 
-def nopasswd_all_grants(fact: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every rule and Defaults entry that lets its users run any command without a password."""
-    entries = fact["entries"]
-    cmnd_aliases = _aliases(entries, "cmnd")
-    user_aliases = _aliases(entries, "user")
-    grants: list[dict[str, Any]] = []
-    for e in entries:
-        if e["entry"] != "rule":
+def names_account(items: Iterable[str], user_aliases: Mapping[str, list[str]], account: Mapping[str, Any], _seen: frozenset[str] = frozenset()) -> bool | None:
+    """Does a user list name ``account`` ({"user", "groups"}) as sudo decides (the last match wins, ``!`` denies)?
+
+    True: named; False: excluded by a negation; None: not mentioned.
+
+    >>> names_account(["ALL", "!auditor"], {}, {"user": "auditor", "groups": []})
+    False
+    >>> names_account(["OPS"], {"OPS": ["%adm"]}, {"user": "auditor", "groups": ["auditor", "adm"]})
+    True
+    """
+    user, groups = str(account.get("user") or ""), {str(g) for g in account.get("groups") or ()}
+    for raw in reversed(list(items)):
+        raw = raw.strip()
+        item = raw.lstrip("!").strip()
+        negated = (len(raw) - len(raw.lstrip("!"))) % 2 == 1
+        found: bool | None = None
+        if _ALIAS_NAME.match(item) and item != "ALL" and item in user_aliases:
+            found = None if item in _seen else names_account(user_aliases[item], user_aliases, account, _seen | {item})
+        elif item == "ALL" or item == user or (item.startswith("%") and not item.startswith(("%:", "%#")) and item[1:] in groups):
+            found = True
+        if found is not None:
+            return found != negated
+    return None
+
+
+def _runas_users(runas: str, runas_aliases: Mapping[str, list[str]]) -> list[str]:
+    """``(root)``, ``(ALL:ALL)``, ``(:wheel)`` → the accounts a command may run as ([] is the caller itself)."""
+    inner = runas.strip()[1:-1] if runas.strip().startswith("(") else runas
+    users_part, colon, _ = inner.partition(":")
+    users = _items(users_part)
+    if not users:
+        return [] if colon else ["root"]
+    return expand_users(users, runas_aliases)
+
+
+def _can_be_root(runas: str, runas_aliases: Mapping[str, list[str]]) -> bool:
+    return any(u in RUNAS_ROOT for u in _runas_users(runas, runas_aliases))
+
+
+class _Policy:
+    """The sudoers entries of one server, indexed for judging grants."""
+
+    def __init__(self, entries: list[Mapping[str, Any]]):
+        self.entries = entries
+        self.cmnd_aliases = _aliases(entries, "cmnd")
+        self.user_aliases = _aliases(entries, "user")
+        self.runas_aliases = _aliases(entries, "runas")
+        self.defaults = [e for e in entries if e["entry"] == "defaults"]
+
+    def setting(self, name: str, covers: Any, runas: str, command: str) -> bool | None:
+        """The value of a Defaults flag for one command: ``covers(scope)`` says whether a user scope applies ("yes"/"maybe"/"no")."""
+        value: bool | None = None
+        for kind in DEFAULTS_ORDER:
+            for e in self.defaults:
+                if e["kind"] != kind or e.get(name) is None:
+                    continue
+                applies = self._applies(e, covers, runas, command)
+                if applies == "yes" or (applies == "maybe" and e[name] is False):
+                    value = e[name]
+        return value
+
+    def _applies(self, e: Mapping[str, Any], covers: Any, runas: str, command: str) -> str:
+        kind, scope = e["kind"], e["scope"]
+        if kind == "global":
+            return "yes"
+        if kind == "host":
+            return "maybe"  # host names are not judged here
+        if kind == "user":
+            return str(covers(scope))
+        if kind == "runas":
+            root_scope = any(u in RUNAS_ROOT for u in expand_users(scope, self.runas_aliases))
+            return "yes" if root_scope and _can_be_root(runas, self.runas_aliases) else "no"
+        return self._command_in(scope, command)
+
+    def _command_in(self, scope: Iterable[str], command: str) -> str:
+        path, _, args = command.partition(" ")
+        best = "no"
+        for item in scope:
+            for member, _via in expand_commands(item, self.cmnd_aliases):
+                m_path, _, m_args = member.partition(" ")
+                if member in ("ALL", command) or (m_path == path and not m_args.strip()):
+                    return "yes"
+                if m_path.endswith("/") and path.startswith(m_path) and "/" not in path[len(m_path):]:
+                    return "yes"
+                if m_path == path:
+                    best = "maybe"
+        return best
+
+    def rule_covers(self, users: list[str]) -> Any:
+        """For a rule's users: does a Defaults user scope surely cover them all?"""
+        def covers(scope: Iterable[str]) -> str:
+            named = expand_users(scope, self.user_aliases)
+            if "ALL" in named or (users and "ALL" not in users and all(u in named for u in users)):
+                return "yes"
+            if set(named) & set(users) or any(u == "ALL" or u.startswith("%") for u in [*named, *users]):
+                return "maybe"
+            return "no"
+        return covers
+
+    def account_covers(self, account: Mapping[str, Any]) -> Any:
+        def covers(scope: Iterable[str]) -> str:
+            return "yes" if names_account(scope, self.user_aliases, account) else "no"
+        return covers
+
+
+def _judge_command(policy: _Policy, command: str, via: str | None, tags: Mapping[str, bool], runas: str, covers: Any) -> str | None:
+    """Why one granted command is root (None if it is not), with the alias it came through."""
+    if command == "ALL":
+        reason: str | None = "ALL is every command as root"
+    elif not _can_be_root(runas, policy.runas_aliases):
+        return None  # it runs as another account: that account, not root
+    else:
+        noexec = policy.setting("noexec", covers, runas, command) is True
+        reason = root_reason(command, tags, noexec)
+    if reason is None:
+        return None
+    return f"{via} ({command}): {reason}" if via else reason
+
+
+def _rule_grant(policy: _Policy, e: Mapping[str, Any], covers: Any, nopasswd_of: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    """A rule's root-equivalent commands that run without a password, as one grant (None if there are none),
+    and its other password-free commands."""
+    reasons: list[str] = []
+    runas, every = "", False
+    limited: list[str] = []
+    for c in e["commands"]:
+        if c["negated"]:
             continue
-        for c in e["commands"]:
-            if c["nopasswd"] and not c["negated"] and resolves_to_all(c["command"], cmnd_aliases):
-                grants.append({"file": e["file"], "line": e["line"], "users": expand_users(e["users"], user_aliases), "runas": c["runas"], "command": c["command"], "text": e["text"], "how": "NOPASSWD"})
-                break
-    last: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
-    for e in entries:
-        if e["entry"] == "defaults":
+        for command, via in expand_commands(c["command"], policy.cmnd_aliases):
+            if not nopasswd_of(c, command):
+                continue
+            why = _judge_command(policy, command, via, c["tags"], c["runas"], covers)
+            if why is None:
+                limited.append(command)
+                continue
+            every = every or command == "ALL"
+            runas = runas or c["runas"]
+            if why not in reasons:
+                reasons.append(why)
+    if not reasons:
+        return None, limited
+    return {
+        "file": e["file"], "line": e["line"], "users": expand_users(e["users"], policy.user_aliases), "runas": runas,
+        "text": e["text"], "how": "NOPASSWD", "all": every, "reasons": reasons, "reason": "; ".join(reasons),
+    }, limited
+
+
+def _authenticate_grants(policy: _Policy) -> list[dict[str, Any]]:
+    """``Defaults !authenticate`` entries (the last of each scope) that make a root-equivalent command password-free."""
+    last: dict[tuple[str, tuple[str, ...]], Mapping[str, Any]] = {}
+    for e in policy.defaults:
+        if e.get("authenticate") is not None:
             last[(e["kind"], tuple(e["scope"]))] = e
+    grants: list[dict[str, Any]] = []
     for (kind, scope), e in last.items():
         if e["authenticate"]:
             continue
-        if kind == "command" and not any(resolves_to_all(s, cmnd_aliases) for s in scope):
-            continue
-        users = expand_users(scope, user_aliases) if kind == "user" else ["ALL"]
-        grants.append({"file": e["file"], "line": e["line"], "users": users, "runas": "", "command": "ALL", "text": e["text"], "how": "!authenticate"})
+        if kind == "command":
+            reasons = []
+            for item in scope:
+                for command, via in expand_commands(item, policy.cmnd_aliases):
+                    why = _judge_command(policy, command, via, {}, "(root)", lambda _scope: "maybe")
+                    if why is not None and why not in reasons:
+                        reasons.append(why)
+            if not reasons:
+                continue
+            every = any(resolves_to_all(s, policy.cmnd_aliases) for s in scope)
+            reason = "; ".join(reasons) + ", and it asks for no password"
+        else:
+            every, reason = True, "no command of these users asks for a password (Defaults !authenticate)"
+        users = expand_users(scope, policy.user_aliases) if kind == "user" else ["ALL"]
+        grants.append({"file": e["file"], "line": e["line"], "users": users, "runas": "", "command": "ALL", "text": e["text"], "how": "!authenticate", "all": every, "reasons": [reason], "reason": reason})
     return grants
+
+
+def nopasswd_rules(fact: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(every rule and Defaults entry that lets its users become root without a password, each with why;
+    the rules whose NOPASSWD commands are none of them root-equivalent)."""
+    policy = _Policy(fact["entries"])
+    grants, limited = [], []
+    for e in fact["entries"]:
+        if e["entry"] != "rule":
+            continue
+        users = expand_users(e["users"], policy.user_aliases)
+        grant, others = _rule_grant(policy, e, policy.rule_covers(users), lambda c, _command: c["nopasswd"])
+        if grant is not None:
+            grants.append(grant)
+        elif others:
+            limited.append({"file": e["file"], "line": e["line"], "text": e["text"], "commands": others})
+    return grants + _authenticate_grants(policy), limited
+
+
+def nopasswd_root_grants(fact: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every rule and Defaults entry that lets its users become root without a password, each with why."""
+    return nopasswd_rules(fact)[0]
+
+
+def nopasswd_all_grants(fact: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every rule and Defaults entry that lets its users run any command without a password."""
+    return [g for g in nopasswd_root_grants(fact) if g["all"]]
+
+
+def account_grants(fact: Mapping[str, Any], account: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rules that name ``account`` and run something without a password: (root-equivalent grants, the other rules).
+
+    A command runs without a password when its tag says NOPASSWD, or it has no
+    PASSWD tag and a ``Defaults !authenticate`` in scope for the account says so.
+    """
+    policy = _Policy(fact["entries"])
+    covers = policy.account_covers(account)
+
+    def nopasswd(c: Mapping[str, Any], command: str) -> bool:
+        tag = c["tags"].get("PASSWD")
+        if tag is not None:
+            return tag is False
+        return policy.setting("authenticate", covers, c["runas"], command) is False
+
+    grants, limited = [], []
+    for e in fact["entries"]:
+        if e["entry"] != "rule" or names_account(e["users"], policy.user_aliases, account) is not True:
+            continue
+        grant, others = _rule_grant(policy, e, covers, nopasswd)
+        if grant is not None:
+            grants.append(grant)
+        elif others:
+            limited.append({"file": e["file"], "line": e["line"], "text": e["text"], "commands": others})
+    return grants, limited
+
+
+def _incomplete(fact: Mapping[str, Any]) -> tuple[list[str], str] | None:
+    """Entries not parsed and includes not followed: what keeps a pass from being certain."""
+    unparsed = [f"{e['file']}:{e['line']}" for e in fact["entries"] if e["entry"] == "unparsed"]
+    if not unparsed and not fact["unresolved"]:
+        return None
+    parts = []
+    if unparsed:
+        parts.append(f"{len(unparsed)} entr(y/ies) could not be parsed ({', '.join(unparsed[:SHOWN])})")
+    if fact["unresolved"]:
+        parts.append("includes not followed: " + ", ".join(f"{u['path']} ({u['why']})" for u in fact["unresolved"][:SHOWN]))
+    return unparsed, "; ".join(parts)
+
+
+def _shown(g: Mapping[str, Any]) -> str:
+    return f"{g['file']}:{g['line']}: {g['text']} — {g['reason']}"
 
 
 @control(
     "ACCESS-SUDO-NOPASSWD-ALL", family="access", kinds=("server",), severity="high",
     facts=("sudo.sudoers",), params=("sudo_nopasswd_allowed",),
-    references=("GDPR Art. 32(1)(b)", "CIS Benchmarks: users must provide password for privilege escalation", "sudoers(5)"),
-    title="sudo asks for a password before running any command as root",
-    rationale="A NOPASSWD: ALL rule (or Defaults !authenticate) turns any session of that account, including a stolen SSH key or a compromised web application, "
-    "into root without a second factor; service and audit accounts should get the few commands they need, not ALL.",
+    references=("GDPR Art. 32(1)(b)", "CIS Benchmarks: users must provide password for privilege escalation", "sudoers(5)", "GTFOBins (sudo)"),
+    title="sudo asks for a password before any command that makes its user root",
+    rationale="A NOPASSWD rule for ALL, or for a command that is root in practice, turns any session of that account, including a stolen SSH key "
+    "or a compromised web application, into root without a second factor; so does Defaults !authenticate. Root in practice: a shell, an "
+    "interpreter or an editor; a program that writes any file when its arguments are free (tee, cp, tar, find -fprintf), which NOEXEC does "
+    "not stop; a program that starts others (env, xargs, a pager's !sh, find -exec) unless NOEXEC. Service and audit accounts should get "
+    "the exact commands they need.",
 )
 def sudo_nopasswd_all(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     fact = facts["sudo.sudoers"]
     allowed = {str(a).strip() for a in params["sudo_nopasswd_allowed"]}
-    grants = nopasswd_all_grants(fact)
+    grants, limited = nopasswd_rules(fact)
     offenders = [g for g in grants if not g["users"] or any(u not in allowed for u in g["users"])]
     accepted = [g for g in grants if g not in offenders]
-    shown = [f"{g['file']}:{g['line']}: {g['text']}" for g in offenders]
     details = {"files": fact["files"], "missing": fact["missing"], "ignored": fact["ignored"]}
     if offenders:
         return failed(
-            f"{len(offenders)} sudoers rule(s) let users run every command without a password: " + "; ".join(shown[:SHOWN]),
-            offenders=[{"file": g["file"], "line": g["line"], "users": g["users"], "runas": g["runas"], "how": g["how"], "text": g["text"]} for g in offenders],
+            f"{len(offenders)} sudoers rule(s) let users become root without a password: " + "; ".join(_shown(g) for g in offenders[:SHOWN]),
+            offenders=[{k: g[k] for k in ("file", "line", "users", "runas", "how", "text", "reason")} for g in offenders],
             **details,
         )
-    unparsed = [f"{e['file']}:{e['line']}" for e in fact["entries"] if e["entry"] == "unparsed"]
-    if unparsed or fact["unresolved"]:
-        parts = []
-        if unparsed:
-            parts.append(f"{len(unparsed)} entr(y/ies) could not be parsed ({', '.join(unparsed[:SHOWN])})")
-        if fact["unresolved"]:
-            parts.append("includes not followed: " + ", ".join(f"{u['path']} ({u['why']})" for u in fact["unresolved"][:SHOWN]))
-        return unverified("cannot confirm that no sudoers rule grants ALL without a password: " + "; ".join(parts), reason="parse_error", unparsed=unparsed, unresolved=fact["unresolved"], **details)
-    allowed_at = ", ".join(f"{g['file']}:{g['line']}" for g in accepted)
-    note = f"; allowed by policy: {allowed_at}" if accepted else ""
+    incomplete = _incomplete(fact)
+    if incomplete is not None:
+        unparsed, why = incomplete
+        return unverified("cannot confirm that no sudoers rule lets a user become root without a password: " + why, reason="parse_error", unparsed=unparsed, unresolved=fact["unresolved"], **details)
+    note = "; allowed by policy: " + ", ".join(f"{g['file']}:{g['line']}" for g in accepted) if accepted else ""
+    if limited:
+        note += "; NOPASSWD rules judged not root-equivalent: " + ", ".join(f"{r['file']}:{r['line']}" for r in limited[:SHOWN])
     return passed(
-        f"No sudoers rule lets a user run every command without a password ({len(fact['files'])} file(s) read: {', '.join(fact['files'])}{note})",
-        allowed=[f"{g['file']}:{g['line']}: {g['text']}" for g in accepted], **details,
+        f"No sudoers rule lets a user become root without a password ({len(fact['files'])} file(s) read: {', '.join(fact['files'])}{note})",
+        allowed=[f"{g['file']}:{g['line']}: {g['text']}" for g in accepted], limited=limited, **details,
+    )
+
+
+@control(
+    "ACCESS-SUDO-AUDIT-ACCOUNT", family="access", kinds=("server",), severity="high",
+    facts=("sudo.sudoers",),
+    references=("GDPR Art. 32(1)(b)", "CIS Benchmarks: users must provide password for privilege escalation", "sudoers(5)", "GTFOBins (sudo)"),
+    title="The audit account cannot become root through its own sudo rules",
+    rationale="The audit account logs in unattended with a key kept on the auditing machine, on every server audited. If one of its NOPASSWD "
+    "rules is root in practice (a shell, an editor, env or find with free arguments, a pager without NOEXEC), whoever holds that key is root "
+    "everywhere. It should hold exactly the read commands the audit runs, with NOEXEC (`auditor sudoers` prints them); "
+    "sudo_nopasswd_allowed does not exempt it here.",
+)
+def sudo_audit_account(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    fact = facts["sudo.sudoers"]
+    if "audit_account" not in fact:
+        return skipped("The sudoers facts do not say which account the audit ran as (recorded by an older collector): no audit account to judge")
+    account = fact["audit_account"]
+    if not account:
+        return skipped("The audit reads this server as root, with no sudo involved: no audit account to judge")
+    user = account.get("user") or "?"
+    grants, limited = account_grants(fact, account)
+    details = {"account": {"user": user, "groups": list(account.get("groups") or [])}, "files": fact["files"]}
+    if grants:
+        return failed(
+            f"The audit account {user} can become root without a password through {len(grants)} sudoers rule(s): " + "; ".join(_shown(g) for g in grants[:SHOWN]),
+            offenders=[{k: g[k] for k in ("file", "line", "users", "runas", "how", "text", "reason")} for g in grants],
+            limited=limited, **details,
+        )
+    incomplete = _incomplete(fact)
+    if incomplete is not None:
+        unparsed, why = incomplete
+        return unverified(f"cannot confirm that the audit account {user} cannot become root through sudo: " + why, reason="parse_error", unparsed=unparsed, unresolved=fact["unresolved"], **details)
+    if not limited:
+        return passed(f"The audit account {user} has no sudoers rule that runs without a password ({len(fact['files'])} file(s) read: {', '.join(fact['files'])})", limited=[], **details)
+    return passed(
+        f"The audit account {user} has {len(limited)} sudoers rule(s) that run without a password, none root-equivalent: "
+        + "; ".join(f"{r['file']}:{r['line']}: {r['text']}" for r in limited[:SHOWN]),
+        limited=limited, **details,
     )

@@ -104,7 +104,7 @@ def test_debian_default_passes_and_lists_what_was_read(tmp_path: Path) -> None:
     finding = finding_for(run_sudo(tmp_path, root))
 
     assert finding.status.value == "pass", finding.message
-    assert finding.message == f"No sudoers rule lets a user run every command without a password (2 file(s) read: {root}/etc/sudoers, {root}/etc/sudoers.d/README)"
+    assert finding.message == f"No sudoers rule lets a user become root without a password (2 file(s) read: {root}/etc/sudoers, {root}/etc/sudoers.d/README)"
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_nopasswd_all_rules_fail(tmp_path: Path, rule: str) -> None:
     finding = finding_for(run_sudo(tmp_path, root))
 
     assert finding.status.value == "fail"
-    assert finding.message.startswith(f"1 sudoers rule(s) let users run every command without a password: {root}/etc/sudoers.d/deploy:2: ")
+    assert finding.message.startswith(f"1 sudoers rule(s) let users become root without a password: {root}/etc/sudoers.d/deploy:2: ")
     assert finding.details["offenders"][0]["how"] == "NOPASSWD"
 
 
@@ -135,7 +135,7 @@ def test_nopasswd_all_rules_fail(tmp_path: Path, rule: str) -> None:
     "rule",
     [
         "audit ALL=(root) NOPASSWD: /usr/sbin/sshd -T, /usr/bin/cat /etc/shadow",
-        "deploy ALL = (root) NOPASSWD: /usr/bin/rsync, PASSWD: ALL",
+        "deploy ALL = (root) NOPASSWD: /usr/bin/uptime, PASSWD: ALL",  # was /usr/bin/rsync: rsync with free arguments is root now (-e, writes)
         "deploy ALL = (ALL) ALL",
         "deploy ALL = (root) NOPASSWD: /usr/bin/chown www-data\\:www-data /srv/site",
         "deploy ALL = NOPASSWD: sha256:Ynlz5vd/ZbK2bmb1zDQsGd2b6sJnV1W0rr0Uz5rKbO8= /usr/local/bin/deploy",
@@ -341,3 +341,236 @@ def test_grants_on_recorded_file() -> None:
 
 def test_show_sudoers_numbers_entries() -> None:
     assert show_sudoers("# x\nroot ALL=(ALL) ALL\n\n@includedir /etc/sudoers.d\n") == "2: root ALL=(ALL) ALL\n4: @includedir /etc/sudoers.d"
+
+
+# -- root-equivalent NOPASSWD rules (evaluator on recorded text) ---------------------------------
+
+AUDIT_CONTROL = "ACCESS-SUDO-AUDIT-ACCOUNT"
+AUDITOR = {"user": "auditor", "groups": ["auditor", "adm"], "sudo": True}
+_NO_KEY = object()
+
+
+def recorded(text: str, audit_account: Any = _NO_KEY, path: str = "/etc/sudoers.d/x") -> dict[str, Any]:
+    """The sudo.sudoers fact for one recorded file (as the collector builds it)."""
+    entries = [e for e in parse_sudoers(text, path)["entries"] if e["entry"] not in ("include", "includedir")]
+    fact: dict[str, Any] = {"files": [path], "missing": [], "ignored": [], "unresolved": [], "entries": entries}
+    if audit_account is not _NO_KEY:
+        fact["audit_account"] = audit_account
+    return fact
+
+
+def judge(control_id: str, fact: dict[str, Any], allowed: tuple[str, ...] = ()) -> Any:
+    control = registry_controls()[control_id]
+    return control.evaluate({"sudo.sudoers": fact}, {"sudo_nopasswd_allowed": list(allowed)}, None)
+
+
+def registry_controls() -> dict[str, Any]:
+    from helpers import registry
+
+    return registry().controls
+
+
+def test_env_any_fails_through_the_runner(tmp_path: Path) -> None:
+    root = fake_root(tmp_path, files={"sudoers.d/auditor": "auditor ALL=(root) NOPASSWD: /usr/bin/env *\n"})
+
+    finding = finding_for(run_sudo(tmp_path, root))
+
+    assert finding.status.value == "fail"
+    assert finding.message == (
+        f"1 sudoers rule(s) let users become root without a password: {root}/etc/sudoers.d/auditor:1: auditor ALL=(root) NOPASSWD: /usr/bin/env * "
+        "— env with any arguments can run any program as root (env /bin/sh) (NOEXEC would stop that)"
+    )
+    assert finding.details["offenders"][0]["users"] == ["auditor"]
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("auditor ALL=(root) NOPASSWD: /usr/bin/env *", "env with any arguments can run any program as root"),
+        ("auditor ALL=(root) NOPASSWD: /usr/bin/find *", "find with any arguments can run programs (-exec) and write files (-fprintf) as root"),
+        ("auditor ALL=(root) NOPASSWD:NOEXEC: /usr/bin/find *", "find with any arguments can write files as root (-fprintf), NOEXEC does not stop that"),
+        ("Defaults noexec\nauditor ALL=(root) NOPASSWD: /usr/bin/find *", "NOEXEC does not stop that"),
+        ("auditor ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog", "less can run a shell as root (!sh)"),
+        ("auditor ALL=(root) NOPASSWD:NOEXEC: /usr/bin/vim /etc/hosts", "vim can open and write any file as root"),
+        ("Cmnd_Alias SHELLS = /bin/sh, /bin/bash\nops ALL=(ALL) NOPASSWD: /usr/bin/uptime, SHELLS", "SHELLS (/bin/sh): sh with any arguments"),
+        ("Cmnd_Alias X = /bin/bash\nCmnd_Alias Y = /usr/bin/id, X\nops ALL=(ALL) NOPASSWD: Y", "X (/bin/bash): bash with any arguments"),
+        ("Defaults noexec\nauditor ALL=(root) NOPASSWD:EXEC: /usr/bin/less /var/log/syslog", "less can run a shell"),
+        ("Defaults noexec\nDefaults:auditor !noexec\nauditor ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog", "less can run a shell"),
+        ("Defaults@web1 !noexec\nDefaults noexec\nauditor ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog", "less can run a shell"),
+        ("Defaults:alice noexec\n%ops ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog", "less can run a shell"),
+        ("Defaults!/usr/bin/env !authenticate", "env with any arguments can run any program as root"),
+        ("deploy ALL=(root) NOPASSWD: /usr/bin/rsync", "rsync with any arguments"),
+        ("deploy ALL=(ALL:ALL) NOPASSWD: /usr/bin/python3.11 *", "python3.11 with any arguments can run any code in-process"),
+        ("deploy ALL=(root) NOPASSWD: /usr/bin/", "/usr/bin/ allows every program in that directory"),
+    ],
+)
+def test_root_equivalent_rules_fail(text: str, fragment: str) -> None:
+    outcome = judge(CONTROL, recorded(text + "\n"))
+
+    assert outcome.status.value == "fail", outcome.message
+    assert fragment in outcome.message
+    assert outcome.message.startswith("1 sudoers rule(s) let users become root without a password: /etc/sudoers.d/x:")
+    assert " — " in outcome.message and fragment in outcome.details["offenders"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "auditor ALL=(root) NOPASSWD:NOEXEC: /usr/bin/less /var/log/syslog",
+        "auditor ALL=(root) NOPASSWD:NOEXEC: /usr/bin/cat, /usr/bin/head",
+        "auditor ALL=(root) NOPASSWD:NOEXEC: /usr/bin/find /etc/shadow /srv/backups -xdev -printf %y\\\\t%p\\\\0",
+        "auditor ALL=(root) NOPASSWD:NOEXEC: /usr/sbin/sshd -T, /usr/bin/borg list --bypass-lock /srv/repo, /usr/bin/borg info /srv/repo",
+        "Defaults noexec\nauditor ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog",
+        "Defaults:auditor noexec\nauditor ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog",
+        "User_Alias AUDITORS = auditor, backup\nDefaults:AUDITORS noexec\nAUDITORS ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog",
+        "Defaults!/usr/bin/less noexec\nauditor ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog",
+        "Cmnd_Alias PAGERS = /usr/bin/less\nDefaults!PAGERS noexec\nauditor ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog",
+        "Defaults>root noexec\nauditor ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog",
+        "Cmnd_Alias READS = /usr/bin/cat, !/bin/bash\nauditor ALL=(root) NOPASSWD: READS",
+        "Cmnd_Alias SHELLS = /bin/sh, /bin/bash\nauditor ALL=(root) NOPASSWD: /usr/bin/id, !SHELLS",
+        "deploy ALL=(www-data) NOPASSWD: /bin/bash",
+        "deploy ALL=(root) /usr/bin/env *",
+        "deploy ALL=(root) NOPASSWD: /usr/bin/uptime, PASSWD: /bin/bash",
+        "auditor ALL=(root) NOPASSWD:NOEXEC: /usr/bin/env LC_ALL\\=C LANG\\=C cat *",
+    ],
+)
+def test_limited_nopasswd_rules_pass(text: str) -> None:
+    outcome = judge(CONTROL, recorded(text + "\n"))
+
+    assert outcome.status.value == "pass", outcome.message
+
+
+def test_pass_names_the_nopasswd_rules_judged_limited() -> None:
+    outcome = judge(CONTROL, recorded("auditor ALL=(root) NOPASSWD:NOEXEC: /usr/bin/cat, /usr/bin/head\n"))
+
+    assert outcome.message == "No sudoers rule lets a user become root without a password (1 file(s) read: /etc/sudoers.d/x; NOPASSWD rules judged not root-equivalent: /etc/sudoers.d/x:1)"
+    assert outcome.details["limited"] == [{"file": "/etc/sudoers.d/x", "line": 1, "text": "auditor ALL=(root) NOPASSWD:NOEXEC: /usr/bin/cat, /usr/bin/head", "commands": ["/usr/bin/cat", "/usr/bin/head"]}]
+
+
+def test_one_offender_per_rule_with_every_reason() -> None:
+    outcome = judge(CONTROL, recorded("ops ALL=(root) NOPASSWD: /usr/bin/env *, /usr/bin/id, /usr/bin/tee *\n"))
+
+    (offender,) = outcome.details["offenders"]
+    assert offender["reason"] == (
+        "env with any arguments can run any program as root (env /bin/sh) (NOEXEC would stop that); "
+        "tee with any arguments can write any file as root (tee /etc/sudoers.d/x)"
+    )
+
+
+def test_root_equivalent_allowed_by_policy_passes() -> None:
+    text = "deploy ALL=(root) NOPASSWD: /usr/bin/env *\n"
+
+    assert judge(CONTROL, recorded(text), allowed=("deploy",)).status.value == "pass"
+    assert judge(CONTROL, recorded(text), allowed=("other",)).status.value == "fail"
+
+
+def test_parse_defaults_keeps_noexec_with_its_scope() -> None:
+    assert parse_defaults("Defaults noexec") == {"kind": "global", "scope": [], "authenticate": None, "noexec": True}
+    assert parse_defaults("Defaults:auditor, %adm !noexec") == {"kind": "user", "scope": ["auditor", "%adm"], "authenticate": None, "noexec": False}
+    assert parse_defaults("Defaults!/usr/bin/less noexec, !authenticate")["noexec"] is True
+    assert "noexec" not in parse_defaults("Defaults env_reset")
+    assert [e["entry"] for e in parse_sudoers("Defaults noexec\nDefaults env_reset\n", "/x")["entries"]] == ["defaults"]
+
+
+def test_expand_commands_follows_aliases_and_drops_negations() -> None:
+    from checks.sudoers import expand_commands
+
+    aliases = {"A": ["/usr/bin/cat", "!/bin/sh", "B"], "B": ["sha256:AAAA= /bin/bash"], "LOOP": ["LOOP", "/bin/ls"]}
+    assert expand_commands("A", aliases) == [("/usr/bin/cat", "A"), ("/bin/bash", "B")]
+    assert expand_commands("!A", aliases) == [("/bin/sh", "A")]
+    assert expand_commands("LOOP", aliases) == [("/bin/ls", "LOOP")]
+    assert expand_commands("/usr/bin/id", aliases) == [("/usr/bin/id", None)]
+
+
+# -- the audit account ---------------------------------------------------------------------------------
+
+
+def test_audit_account_skipped_when_auditing_as_root() -> None:
+    as_root = judge(AUDIT_CONTROL, recorded("auditor ALL=(root) NOPASSWD: ALL\n", None))
+    unknown = judge(AUDIT_CONTROL, recorded("auditor ALL=(root) NOPASSWD: ALL\n"))  # a fact from before the key existed
+
+    assert (as_root.status.value, as_root.reason) == ("skipped", None)
+    assert as_root.message == "The audit reads this server as root, with no sudo involved: no audit account to judge"
+    assert unknown.status.value == "skipped" and "older collector" in unknown.message
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("auditor ALL=(root) NOPASSWD: /usr/bin/env *", "env with any arguments"),
+        ("%adm ALL=(root) NOPASSWD: /usr/bin/find *", "find with any arguments"),
+        ("User_Alias AUDIT = %adm, backup\nAUDIT ALL=(root) NOPASSWD:NOEXEC: /usr/bin/find *", "NOEXEC does not stop that"),
+        ("ALL ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog", "less can run a shell"),
+        ("Defaults:auditor !authenticate\nauditor ALL=(ALL) /usr/bin/env *", "env with any arguments"),
+        ("Defaults !authenticate\n%adm ALL=(ALL) /bin/bash", "bash with any arguments"),
+        ("auditor ALL=(root) NOPASSWD: ALL", "ALL is every command as root"),
+    ],
+)
+def test_audit_account_root_rules_fail(text: str, fragment: str) -> None:
+    outcome = judge(AUDIT_CONTROL, recorded(text + "\n", AUDITOR), allowed=("auditor", "%adm", "ALL"))
+
+    assert outcome.status.value == "fail", outcome.message
+    assert outcome.message.startswith("The audit account auditor can become root without a password through 1 sudoers rule(s): /etc/sudoers.d/x:")
+    assert fragment in outcome.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deploy ALL=(root) NOPASSWD: /usr/bin/env *",  # another account's rule: the other control's business
+        "%wheel ALL=(root) NOPASSWD: /bin/bash",
+        "ALL, !auditor ALL=(root) NOPASSWD: /bin/bash",
+        "User_Alias ADMINS = ALL, !%adm\nADMINS ALL=(root) NOPASSWD: /bin/bash",
+        "auditor ALL=(root) /usr/bin/env *",  # asks for a password
+        "Defaults:auditor !authenticate\nauditor ALL=(root) PASSWD: /usr/bin/env *",  # the tag wins
+        "Defaults:deploy !authenticate\nauditor ALL=(root) /usr/bin/env *",
+    ],
+)
+def test_audit_account_rules_that_do_not_make_it_root(text: str) -> None:
+    outcome = judge(AUDIT_CONTROL, recorded(text + "\n", AUDITOR))
+
+    assert outcome.status.value == "pass", outcome.message
+
+
+def test_audit_account_pass_lists_its_rules() -> None:
+    text = (
+        "Cmnd_Alias AUDIT_READS = /usr/bin/cat -- /etc/shadow /etc/sudoers, /usr/sbin/sshd -T, "
+        "/usr/bin/cat ^-- /etc/sudoers\\.d/[A-Za-z0-9_@+%-]+( /etc/sudoers\\.d/[A-Za-z0-9_@+%-]+)*$\n"
+        "auditor ALL=(root) NOPASSWD:NOEXEC: AUDIT_READS\n"
+        "deploy ALL=(root) NOPASSWD: /usr/bin/env *\n"
+    )
+
+    outcome = judge(AUDIT_CONTROL, recorded(text, AUDITOR))
+
+    assert outcome.status.value == "pass", outcome.message
+    assert outcome.message == "The audit account auditor has 1 sudoers rule(s) that run without a password, none root-equivalent: /etc/sudoers.d/x:2: auditor ALL=(root) NOPASSWD:NOEXEC: AUDIT_READS"
+    assert outcome.details["limited"][0]["commands"][1] == "/usr/sbin/sshd -T"
+    assert judge(CONTROL, recorded(text, AUDITOR)).status.value == "fail"  # deploy's rule
+
+
+def test_audit_account_without_nopasswd_rules_passes() -> None:
+    outcome = judge(AUDIT_CONTROL, recorded("root ALL=(ALL:ALL) ALL\n", AUDITOR))
+
+    assert outcome.status.value == "pass"
+    assert outcome.message.startswith("The audit account auditor has no sudoers rule that runs without a password")
+
+
+def test_audit_account_not_exempted_by_the_allowlist() -> None:
+    fact = recorded("auditor ALL=(root) NOPASSWD: /usr/bin/env *\n", AUDITOR)
+
+    assert judge(CONTROL, fact, allowed=("auditor",)).status.value == "pass"
+    assert judge(AUDIT_CONTROL, fact, allowed=("auditor",)).status.value == "fail"
+
+
+def test_audit_account_unparsed_entry_is_unverified() -> None:
+    outcome = judge(AUDIT_CONTROL, recorded("auditor ALL=(root) NOPASSWD:NOEXEC: /usr/bin/cat\nthis is not sudoers\n", AUDITOR))
+
+    assert (outcome.status.value, outcome.reason) == ("error", "parse_error")
+    assert "/etc/sudoers.d/x:2" in outcome.message
+
+
+def test_audit_account_noexec_from_its_groups_defaults() -> None:
+    text = "Defaults:%adm noexec\nauditor ALL=(root) NOPASSWD: /usr/bin/less /var/log/syslog\n"
+
+    assert judge(AUDIT_CONTROL, recorded(text, AUDITOR)).status.value == "pass"
+    assert judge(AUDIT_CONTROL, recorded(text, {"user": "auditor", "groups": ["auditor"], "sudo": True})).status.value == "fail"
