@@ -24,9 +24,10 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import __version__
 from .collect import Context, account_of
+from .evidence import observation
 from .errors import CollectError, InputError, NotApplicable, Problem
 from .inventory import Inventory
-from .model import FAMILIES, SCHEMA_VERSION, Evidence, Fact, Finding, Reason, Run, Status, Target, sha256_hex, summarise
+from .model import FAMILIES, SCHEMA_VERSION, Fact, Finding, Reason, Run, Status, Target, summarise
 from .policy import Policy
 from .registry import Collector, Control, Outcome, Registry
 from .shellreads import Reads, SharedReads, merge
@@ -243,7 +244,7 @@ class Runner:
             shown += f" (through {info['proxy_jump']})"
         now = utc_now_iso()
         name = f"{getattr(conn, 'transport', 'connection')}.host_key"
-        evidence = Evidence(kind="connection", source=repr(conn), at=now, excerpt=shown, sha256=sha256_hex(shown))
+        evidence = observation("connection", repr(conn), shown, at=now)
         return Fact(id=f"{target.id}/{name}", target=target.id, name=name, collector="auditor.runner", status="ok", collected_at=now, duration_ms=0, value=dict(info), transport=getattr(conn, "transport", ""), evidence=(evidence,))
 
     def _timeout(self, target: Target, col: Collector) -> float:
