@@ -298,7 +298,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_sudoers(args: argparse.Namespace) -> int:
-    from .sudoers_file import render_inventory, server_commands
+    from .sudo_plan import render_inventory, server_commands
     from .transports import Transports
 
     registry, inventory, _policy = _load(args)
