@@ -270,7 +270,7 @@ def ensure_programs(*programs: str) -> None:
         os.chmod(policy_rc, 0o755)
     try:
         for args in (["update"], ["install", "-y", "--no-install-recommends", *packages]):
-            proc = subprocess.run(["apt-get", *args], env=apt_env, capture_output=True, text=True, timeout=900, check=False)
+            proc = subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", *args], env=apt_env, capture_output=True, text=True, timeout=900, check=False)
             if proc.returncode != 0:
                 raise RuntimeError(f"apt-get {' '.join(args)} failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
     finally:

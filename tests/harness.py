@@ -51,7 +51,8 @@ def which(program: str) -> str | None:
 
 
 def _apt(*args: str) -> None:
-    proc = subprocess.run(["apt-get", *args], env=APT_ENV, capture_output=True, text=True, timeout=900, check=False)
+    # Wait for another apt-get (a parallel suite, the benchmark, unattended upgrades) instead of failing.
+    proc = subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", *args], env=APT_ENV, capture_output=True, text=True, timeout=900, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         pytest.fail(f"test harness: `apt-get {' '.join(args)}` failed with status {proc.returncode}:\n{tail}", pytrace=False)
