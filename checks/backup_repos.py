@@ -163,8 +163,9 @@ def backup_set_listing(ctx: Context) -> dict[str, Any]:
     if kind == "s3":
         raise NotApplicable("S3 backups are audited by the AWS checks")
     if kind == "path":
+        now = target_clock(ctx)  # first: beside the shared find, not after it
         listing = list_tree(ctx, [ctx.rooted(ctx.target.get("path"))])
-        listing.update(now=target_clock(ctx), source="find", purpose=purpose)
+        listing.update(now=now, source="find", purpose=purpose)
         return listing
     repository = ctx.target.get("repository")
     if kind == "borg":

@@ -97,8 +97,9 @@ def backup_listing(ctx: Context) -> dict[str, Any]:
     paths = _declared(ctx.target, "backup_paths")
     if not paths:
         raise NotApplicable("no backup_paths are declared for this server in the inventory")
+    now = target_clock(ctx)  # first: it needs no root and runs beside the shared find, not after it
     listing = list_tree(ctx, [ctx.rooted(p) for p in paths])
-    listing["now"] = target_clock(ctx)
+    listing["now"] = now
     return listing
 
 

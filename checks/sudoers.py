@@ -402,8 +402,9 @@ def sudoers(ctx: Context) -> dict[str, Any]:
             else:
                 fact["entries"].append(entry)
 
+    account = audit_account(ctx)  # first: `id -Gn` needs no root and runs beside the shared reads, not after them
     visit(SUDOERS, 0, True)
-    fact["audit_account"] = audit_account(ctx)
+    fact["audit_account"] = account
     return fact
 
 
