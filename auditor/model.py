@@ -222,8 +222,23 @@ def summarise(findings: list[Finding] | tuple[Finding, ...]) -> dict[str, Any]:
     return {"total": len(findings), "by_status": overall, "by_family": by_family}
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def to_jsonable(obj: Any) -> Any:
-    """Turn model objects into plain JSON types (enums to values, tuples to lists)."""
+    """Turn model objects into plain JSON types (enums to values, tuples to lists).
+
+    Plain JSON (a loaded run.json, a run document) is walked on a fast path:
+    exact ``dict``/``list``/scalar types are checked before the generic
+    dataclass, enum and ``Mapping`` tests, which cost most of the time.
+    """
+    kind = type(obj)
+    if kind in _PLAIN:
+        return obj
+    if kind is dict:
+        return {k if type(k) is str else str(k): to_jsonable(v) for k, v in obj.items()}
+    if kind is list:
+        return [to_jsonable(v) for v in obj]
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, enum.Enum):

@@ -39,8 +39,23 @@ def run_document(run: Run, lang: str = "en") -> dict[str, Any]:
     return doc
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def render_json(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    """run.json: one top-level key a line, and one line per item of a list (a fact,
+    a finding, a control...), each item compact. Valid JSON that ``grep`` reads
+    a fact or a finding at a time from, and about a third smaller than an
+    indented document (which repeats the nesting on every line of every fact)."""
+    parts = []
+    for key, value in doc.items():
+        if type(value) is list and value:
+            body = "[\n" + ",\n".join(_compact(item) for item in value) + "\n]"
+        else:
+            body = _compact(value)
+        parts.append(f"{_compact(key)}:{body}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 def render_reports(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
