@@ -15,6 +15,8 @@ function: the same document gives the same bytes.
 
 from __future__ import annotations
 
+import functools
+
 import json
 from typing import Any, Iterable, Mapping
 
@@ -241,5 +243,12 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def render_html(doc: Mapping[str, Any]) -> str:
-    """The run as one self-contained HTML page, in the language ``doc["lang"]`` names."""
-    return _ENV.get_template("report.html.j2").render(_context(doc))
+    """The run as one self-contained HTML page, in the language ``doc["lang"]`` names.
+
+    A fact is cited by several findings (a server's ``sshd -T`` by six); its
+    evidence block is rendered once and the same markup reused at each place.
+    """
+    context = _context(doc)
+    evidence = _ENV.get_template("evidence.html.j2").make_module(context)
+    context["fact_html"] = functools.lru_cache(maxsize=None)(evidence.fact_block)
+    return _ENV.get_template("report.html.j2").render(context)
