@@ -393,6 +393,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress.finish()
     lang = args.lang or (policy.language if policy.language in LANGUAGES else "en")
     doc = run_document(run, lang)
+    del run  # the document is all that is needed from here on: the model objects go before the reports are rendered
     history = None if args.no_history else _open_history(args.history or os.path.join(args.out, "history.sqlite"))
     if history is not None:
         doc["trend"] = _history_call(lambda: history.trend(doc["inventory"]["name"], doc["policy"]["id"], before=doc["started_at"]), [])

@@ -70,15 +70,25 @@ def seal_document(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def file_entry(data: bytes) -> dict[str, Any]:
+    """A file as the manifest lists it: digest and size."""
+    return {"sha256": sha256_hex(data), "bytes": len(data)}
+
+
 def build_manifest(doc: Mapping[str, Any], files: Mapping[str, bytes]) -> dict[str, Any]:
     """The manifest of a report folder: file, section, fact and finding digests."""
+    return manifest_of(doc, {name: file_entry(data) for name, data in files.items()})
+
+
+def manifest_of(doc: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """:func:`build_manifest` from the files' :func:`file_entry` (the files need not be held in memory)."""
     return {
         "manifest_version": MANIFEST_VERSION,
         "schema_version": doc.get("schema_version"),
         "run_id": doc.get("run_id"),
         "tool_version": doc.get("tool_version"),
         "started_at": doc.get("started_at"),
-        "files": {name: {"sha256": sha256_hex(data), "bytes": len(data)} for name, data in sorted(files.items())},
+        "files": {name: dict(entry) for name, entry in sorted(entries.items())},
         "run": {
             "sections": {key: item_digest(value) for key, value in sorted(doc.items())},
             "facts": {str(f.get("id")): f.get("sha256") or fact_digest(f) for f in doc.get("facts") or ()},

@@ -9,17 +9,18 @@ half-written report.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..integrity import MANIFEST, SIGNATURE, build_manifest, manifest_bytes, seal_document, signature_document
+from ..integrity import MANIFEST, SIGNATURE, manifest_bytes, manifest_of, seal_document, signature_document
 from ..model import Run, to_jsonable
-from .html import render_html
+from .html import html_chunks, render_html
 from .junit import render_junit
 from .markdown import render_markdown
 
@@ -43,19 +44,26 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def render_json(doc: dict[str, Any]) -> str:
-    """run.json: one top-level key a line, and one line per item of a list (a fact,
-    a finding, a control...), each item compact. Valid JSON that ``grep`` reads
-    a fact or a finding at a time from, and about a third smaller than an
-    indented document (which repeats the nesting on every line of every fact)."""
-    parts = []
-    for key, value in doc.items():
+def json_chunks(doc: dict[str, Any]) -> Iterator[str]:
+    """run.json, piece by piece: one top-level key a line, and one line per item of a
+    list (a fact, a finding, a control...), each item compact. Valid JSON that
+    ``grep`` reads a fact or a finding at a time from, and about a third smaller
+    than an indented document (which repeats the nesting on every line)."""
+    yield "{\n"
+    for n, (key, value) in enumerate(doc.items()):
+        yield ("" if n == 0 else ",\n") + _compact(key) + ":"
         if type(value) is list and value:
-            body = "[\n" + ",\n".join(_compact(item) for item in value) + "\n]"
+            yield "[\n"
+            for i, item in enumerate(value):
+                yield ("" if i == 0 else ",\n") + _compact(item)
+            yield "\n]"
         else:
-            body = _compact(value)
-        parts.append(f"{_compact(key)}:{body}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+            yield _compact(value)
+    yield "\n}\n"
+
+
+def render_json(doc: dict[str, Any]) -> str:
+    return "".join(json_chunks(doc))
 
 
 def render_reports(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
@@ -68,28 +76,68 @@ def render_reports(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS) -> d
     return files
 
 
-def render_files(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS, signing_key: Ed25519PrivateKey | None = None) -> dict[str, bytes]:
-    """File name → content of a whole report folder: run.json, the reports, the manifest (and its signature)."""
-    files = {"run.json": render_json(doc).encode("utf-8"), **render_reports(doc, formats)}
-    manifest = manifest_bytes(build_manifest(doc, files))
-    files[MANIFEST] = manifest
+# Renderers that can hand their output over piece by piece (the large ones).
+STREAMS: dict[str, Callable[[dict[str, Any]], Iterator[str]]] = {"run.json": json_chunks, "report.html": html_chunks}
+CHUNK_BYTES = 1 << 16
+
+
+def _encoded(pieces: Iterable[str], entry: dict[str, Any]) -> Iterator[bytes]:
+    """``pieces`` as UTF-8 blocks of about CHUNK_BYTES; fills ``entry`` with the digest and size once exhausted."""
+    digest, size, buffer, held = hashlib.sha256(), 0, [], 0
+    for piece in pieces:
+        buffer.append(piece)
+        held += len(piece)
+        if held >= CHUNK_BYTES:
+            block = "".join(buffer).encode("utf-8")
+            digest.update(block)
+            size += len(block)
+            buffer, held = [], 0
+            yield block
+    block = "".join(buffer).encode("utf-8")
+    digest.update(block)
+    size += len(block)
+    entry.update(sha256=digest.hexdigest(), bytes=size)
+    yield block
+
+
+def iter_files(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS, signing_key: Ed25519PrivateKey | None = None) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """The files of a whole report folder, one at a time, each as blocks of bytes:
+    run.json, the reports, the manifest (and its signature). A writer that writes
+    each block as it comes holds neither the folder nor a whole large file in
+    memory. Each file's blocks must be read before the next file is asked for."""
+    entries: dict[str, dict[str, Any]] = {}
+    renders: list[tuple[str, Callable[[dict[str, Any]], str]]] = [("run.json", render_json)]
+    renders += [RENDERERS[fmt] for fmt in formats if fmt in RENDERERS]
+    for name, render in renders:
+        entry = entries[name] = {}
+        stream = STREAMS.get(name)
+        blocks = _encoded(stream(doc) if stream else (render(doc),), entry)
+        yield name, blocks
+        for _ in blocks:  # whatever the reader left unread still counts in the manifest
+            pass
+    manifest = manifest_bytes(manifest_of(doc, entries))
+    yield MANIFEST, iter((manifest,))
     if signing_key is not None:
-        files[SIGNATURE] = signature_document(manifest, signing_key)
-    return files
+        yield SIGNATURE, iter((signature_document(manifest, signing_key),))
+
+
+def render_files(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS, signing_key: Ed25519PrivateKey | None = None) -> dict[str, bytes]:
+    """File name → content of a whole report folder (see :func:`iter_files`)."""
+    return {name: b"".join(blocks) for name, blocks in iter_files(doc, formats, signing_key)}
 
 
 def write_report(doc: dict[str, Any], out_root: str, folder_name: str, formats: tuple[str, ...] = FORMATS, signing_key: Ed25519PrivateKey | None = None) -> str:
     """Write all files of one report atomically into ``out_root/folder_name``."""
-    files = render_files(doc, formats, signing_key)
     os.makedirs(out_root, exist_ok=True)
     final = os.path.join(out_root, folder_name)
     if os.path.exists(final):
         raise FileExistsError(final)
     staging = tempfile.mkdtemp(prefix=f".{folder_name}.", dir=out_root)
     try:
-        for name, data in files.items():
+        for name, blocks in iter_files(doc, formats, signing_key):
             with open(os.path.join(staging, name), "wb") as fh:
-                fh.write(data)
+                for block in blocks:
+                    fh.write(block)
                 fh.flush()
                 os.fsync(fh.fileno())
         os.chmod(staging, 0o750)

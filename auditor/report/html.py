@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import jinja2
 from markupsafe import Markup, escape
@@ -242,13 +242,19 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_html(doc: Mapping[str, Any]) -> str:
-    """The run as one self-contained HTML page, in the language ``doc["lang"]`` names.
+def html_chunks(doc: Mapping[str, Any]) -> Iterator[str]:
+    """The run as one self-contained HTML page, in the language ``doc["lang"]`` names,
+    piece by piece as the template produces it.
 
     A fact is cited by several findings (a server's ``sshd -T`` by six); its
     evidence block is rendered once and the same markup reused at each place.
     """
     context = _context(doc)
     evidence = _ENV.get_template("evidence.html.j2").make_module(context)
-    context["fact_html"] = functools.lru_cache(maxsize=None)(evidence.fact_block)
-    return _ENV.get_template("report.html.j2").render(context)
+    context["fact_html"] = functools.lru_cache(maxsize=None)(getattr(evidence, "fact_block"))
+    return _ENV.get_template("report.html.j2").generate(context)
+
+
+def render_html(doc: Mapping[str, Any]) -> str:
+    """The run as one self-contained HTML page (see :func:`html_chunks`)."""
+    return "".join(html_chunks(doc))
