@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from auditor.collect import Context, command_error, rooted
 from auditor.errors import CollectError, NotApplicable
@@ -245,16 +245,18 @@ def _at(c: Candidate) -> str:
     return f" ({c.where})" if c.where else ""
 
 
-def judge(label: str, found: list[Candidate], problem: Any, ok_suffix: str = "", **details: Any) -> Outcome:
-    """Fail on any certain value with a problem; unverified when only a version-dependent default has one; else pass."""
+def judge(label: str, found: list[Candidate], problem: Callable[[str], str | None], ok_suffix: str = "", **details: Any) -> Outcome:
+    """Fail on a value with a problem (a version-dependent default only when every alternative has one); unverified when only some alternatives do."""
     if any(c.where for c in found):  # from files: every value judged, and where it comes from
         details["settings"] = [{"value": c.value, "where": c.where} for c in found]
-    bad = [(c, p) for c in found if (p := problem(c.value))]
-    sure = [(c, p) for c, p in bad if c.certain]
-    if sure:
-        return failed("; ".join(f"{label} is {c.value}{_at(c)}{p}" for c, p in sure), **details)
-    if bad:
-        guesses = [c for c in found if not c.certain]
+    guesses = [c for c in found if not c.certain]
+    guess_problems = [problem(c.value) for c in guesses]
+    failures = [f"{label} is {c.value}{_at(c)}{p}" for c in found if c.certain and (p := problem(c.value))]
+    if guesses and all(guess_problems):  # wrong whichever the version
+        failures.append(f"{label} is {' or '.join(c.value for c in guesses)}{_at(guesses[0])}{guess_problems[0]}")
+    if failures:
+        return failed("; ".join(failures), **details)
+    if any(guess_problems):
         return unverified(f"{label} is {' or '.join(c.value for c in guesses)} ({guesses[0].where}, which is not run on an image); "
                           f"the policy's verdict depends on which: set {label} explicitly", **details)
     return passed("; ".join(f"{label} is {c.value}{ok_suffix}{_at(c)}" for c in found), **details)
