@@ -234,7 +234,7 @@ def candidates(config: Mapping[str, Any], key: str, *older_names: str) -> list[C
     else:
         defaults = FILE_DEFAULTS.get(key, ())
         version = " of the OpenSSH version in use" if len(defaults) > 1 else ""
-        out += [Candidate(d, f"not set in {', '.join(meta['files'])}: OpenSSH's default{version}", certain=len(defaults) == 1) for d in defaults]
+        out += [Candidate(d, f"not set in {meta['files'][0]} or its includes: OpenSSH's default{version}", certain=len(defaults) == 1) for d in defaults]
     for block in meta["match"]:
         if block["settings"].get(key):
             out.append(Candidate(block["settings"][key][0].lower(), f"{block['set_at'][key]}, in Match {block['criteria']} of {block['where']}"))
