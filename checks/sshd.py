@@ -84,16 +84,20 @@ def _main_config(target: Target) -> str:
     return str(target.get("sshd_config") or DEFAULT_CONFIG)
 
 
+def _through_root_dir(host: Target) -> bool:
+    return bool(rooted(host, ""))  # root_dir: / is this machine's own root
+
+
 def _sshd_reads(target: Target, host: Target) -> Reads:
-    if not host.get("root_dir"):
+    if not _through_root_dir(host):
         return Reads()
     return Reads(files=(rooted(host, _main_config(target)),), dirs=(rooted(host, DROPIN_DIR),))
 
 
 @collector("sshd.effective_config", kinds=("server",), timeout=20, reads=_sshd_reads,
-           sudo_commands=lambda t, h: [] if h.get("root_dir") else [sshd_argv(t)])
+           sudo_commands=lambda t, h: [] if _through_root_dir(h) else [sshd_argv(t)])
 def sshd_effective_config(ctx: Context) -> dict[str, Any]:
-    if ctx.host.get("root_dir"):
+    if _through_root_dir(ctx.host):
         return config_from_files(ctx)
     argv = sshd_argv(ctx.target)
     # Through sudo, `sshd` is found on sudo's secure_path; without sudo, look where sshd usually is.
