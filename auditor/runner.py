@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
 from . import __version__
-from .collect import Context, account_of
+from .collect import Context, account_of, rooted
 from .evidence import observation
 from .errors import CollectError, InputError, NotApplicable, Problem
 from .inventory import Inventory
@@ -226,7 +226,7 @@ class Runner:
         declared = [c for c in plan.collectors if c.transport == "shell" and c.reads is not None]
         reads = merge(c.reads(plan.target, host) for c in declared if c.reads is not None) if declared else Reads()
         longest = max([self._timeout(plan.target, c) for c in declared] or [30.0])
-        return SharedReads(conn, reads, sudo=bool(host.get("sudo", False)), user=account_of(host), timeout=max(0.1, min(longest, budget_end - time.monotonic())))
+        return SharedReads(conn, reads, sudo=bool(host.get("sudo", False)), user=account_of(host), timeout=max(0.1, min(longest, budget_end - time.monotonic())), root=rooted(host, ""))
 
     def _identity_fact(self, target: Target, conn: Any) -> Fact | None:
         """Record how a connection proved the target's identity (and say so when it was taken on trust)."""

@@ -75,10 +75,28 @@ def _norm(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def find_argv(reads: Reads) -> list[str]:
-    """The one listing command: small files first, then folders, then trees (a cut listing loses trees first)."""
+def listing_roots(reads: Reads, root: str = "") -> list[str]:
+    """The starting points of the listing: ``root`` (the server's root_dir) first, then small files, folders, trees."""
     roots = list(dict.fromkeys([*reads.files, *reads.dirs, *reads.trees]))
-    return ["find", "-H", *roots, "-xdev", "-printf", FIND_FORMAT]
+    root = _norm(root) if root else ""
+    return roots if not root or root in roots else [root, *roots]
+
+
+def find_argv(reads: Reads, root: str = "") -> list[str]:
+    """The one listing command: small files first, then folders, then trees (a cut listing loses trees first).
+
+    ``root`` is the server's ``root_dir``: listed first and alone (pruned), so
+    that its record, or find's message for it, says whether it exists at all.
+    """
+    roots = listing_roots(reads, root)
+    if not root or _norm(root) in (*reads.files, *reads.dirs, *reads.trees):  # a declared root's own listing says it
+        return ["find", "-H", *roots, "-xdev", "-printf", FIND_FORMAT]
+    return ["find", "-H", *roots, "-xdev", "-path", _glob_literal(_norm(root)), "-prune", "-printf", FIND_FORMAT, "-o", "-printf", FIND_FORMAT]
+
+
+def _glob_literal(path: str) -> str:
+    """``path`` as a find -path pattern that matches only itself."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", path)
 
 
 def cat_argv(files: Iterable[str]) -> list[str]:
@@ -146,9 +164,10 @@ def show_entries(entries: list[dict[str, Any]]) -> str:
 class SharedReads:
     """The listing and file reads of one server, made once, for every collector of the target."""
 
-    def __init__(self, conn: Any, reads: Reads, *, sudo: bool, user: str, timeout: float):
+    def __init__(self, conn: Any, reads: Reads, *, sudo: bool, user: str, timeout: float, root: str = ""):
         self.conn = conn
         self.reads = reads
+        self.root = _norm(root) if root else ""  # the server's root_dir: every read below it needs it to exist
         self.sudo = sudo
         self.user = user
         self.timeout = timeout
@@ -168,7 +187,7 @@ class SharedReads:
                 return
             self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="reads")
             deadline = time.monotonic() + self.timeout
-            self._find = self._pool.submit(self._execute, find_argv(self.reads), deadline)
+            self._find = self._pool.submit(self._execute, find_argv(self.reads, self.root), deadline)
             if self.reads.files:
                 self._cat = self._pool.submit(self._execute, cat_argv(self.reads.files), deadline)
 
@@ -187,7 +206,7 @@ class SharedReads:
         result = self._wait(self._find, ctx)
         with self._lock:
             if self._parsed is None:
-                roots = find_argv(self.reads)[2:-3]
+                roots = listing_roots(self.reads, self.root)
                 if result.exit_status not in (0, 1):
                     raise CollectError(Reason.COMMAND_FAILED, f"`{result.display}` exited with status {result.exit_status}: {result.error_text.splitlines()[0] if result.error_text else 'no message'}")
                 self._parsed = parse_listing(result.stdout, result.error_text, roots, result.truncated)
@@ -198,7 +217,23 @@ class SharedReads:
         entry = parsed["roots"].get(_norm(root))
         if entry is None:
             raise CollectError(Reason.BUG, f"{root} was not declared in the collector's reads")
+        if self.root and (_norm(root) == self.root or _norm(root).startswith(self.root + "/")):
+            self._require_root(ctx, result, parsed["roots"][self.root])
         return result, entry, parsed["stray"]
+
+    def _require_root(self, ctx: Any, result: CommandResult, entry: _Root) -> None:
+        """Nothing below root_dir is judged unless root_dir itself was listed, as a folder (absent is not "no files")."""
+        top = next((e for e in entry.entries if e["path"] == self.root), None)
+        if top is not None and top["type"] == "d":
+            return
+        ctx.evidence.append(observation("command", result.display, show_entries([top]) if top else "", at=result.started_at, exit_status=result.exit_status,
+                                        argv=result.argv, duration_ms=result.duration_ms, note="\n".join(f"[stderr] {line}" for line in entry.errors[:5])))
+        why = next((m.group("why") for line in entry.errors if (m := _FIND_ERR.match(line)) and m.group("path") == self.root), None)
+        if top is not None:
+            raise CollectError(Reason.NOT_FOUND, f"root_dir {self.root} is not a directory (find lists it as type {top['type']}): no file under it can be judged")
+        if why is not None and any(x in why for x in _MISSING):
+            raise CollectError(Reason.NOT_FOUND, f"root_dir {self.root} does not exist on this server ({why}): no file under it can be judged")
+        raise CollectError(Reason.PERMISSION_DENIED, f"root_dir {self.root} could not be examined ({why or 'no listing record'}): no file under it can be judged")
 
     # -- what collectors ask for -------------------------------------------------------
 

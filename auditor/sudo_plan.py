@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from .collect import account_of
+from .collect import account_of, rooted
 from .shellreads import cat_argv, find_argv, merge
 from .sudoers_file import SudoCommand, dropin_reader, rule, sudoers_command
 
@@ -42,7 +42,7 @@ def server_commands(registry: Any, plans: Sequence[Any], transports: Any) -> dic
         entry = out.setdefault(host.id, {"server": host, "user": account_of(host), "exact": [], "dropins": [], "backup": []})
         reads = merge(c.reads(plan.target, host) for c in shell if c.reads is not None)
         if reads.files or reads.dirs or reads.trees:
-            entry["exact"].append(find_argv(reads))
+            entry["exact"].append(find_argv(reads, rooted(host, "")))
         if reads.files:
             entry["exact"].append(cat_argv(reads.files))
         for folder in reads.dirs:

@@ -140,6 +140,14 @@ def _completeness(listing: Mapping[str, Any]) -> Outcome | None:
     return None
 
 
+def _declared_missing(listing: Mapping[str, Any]) -> Outcome | None:
+    """A path the inventory declares that is not there: nothing was judged there, so never a pass (a typo, or a removed folder)."""
+    if listing["missing"]:
+        return unverified(f"declared path(s) do not exist: {', '.join(listing['missing'][:SHOWN])}; nothing there could be judged (check the inventory)",
+                          reason=Reason.NOT_FOUND.value, missing=listing["missing"])
+    return None
+
+
 _BACKUP_TYPES = ("f", "a")  # a backup is a file, or an archive of a borg/restic repository
 _NOUN = {"borg": "archive", "restic": "snapshot"}
 
@@ -208,10 +216,9 @@ def private_key_permissions(facts: Mapping[str, Any], params: Mapping[str, Any],
     keys = [e for e in listing["entries"] if e["type"] == "f" and is_private_key(e["path"])]
     if exposed:
         return failed(f"{len(exposed)} private key file(s) readable or writable by other users: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]), offenders=exposed)
-    if incomplete := _completeness(listing):
+    if incomplete := _completeness(listing) or _declared_missing(listing):
         return incomplete
-    missing = f"; not present: {', '.join(listing['missing'])}" if listing["missing"] else ""
-    return passed(f"{len(keys)} private key file(s) found, none readable by other users ({_listing_scope(listing)}){missing}", keys=[e["path"] for e in keys[:100]], missing=listing["missing"])
+    return passed(f"{len(keys)} private key file(s) found, none readable by other users ({_listing_scope(listing)})", keys=[e["path"] for e in keys[:100]])
 
 
 @control(
@@ -227,11 +234,9 @@ def backup_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     exposed = exposed_to_others(listing)
     if exposed:
         return failed(f"{len(exposed)} backup file(s) readable or writable by other users: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]), offenders=exposed[:100], count=len(exposed))
-    if incomplete := _completeness(listing):
+    if incomplete := _completeness(listing) or _declared_missing(listing):
         return incomplete
-    if listing["missing"] and len(listing["missing"]) == len(listing["roots"]):
-        return skipped(f"none of the declared backup paths exists: {', '.join(listing['missing'])}", missing=listing["missing"])
-    return passed(f"No backup file is readable by other users ({_listing_scope(listing)})", missing=listing["missing"])
+    return passed(f"No backup file is readable by other users ({_listing_scope(listing)})")
 
 
 _RETENTION = dict(family="backup_retention", kinds=("server", "backup"), facts=("files.backup_listing",))
@@ -262,10 +267,10 @@ def backup_max_age(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
             f"{len(too_old)} backup {noun}(s) older than {limit} days; oldest: " + ", ".join(f"{o['path']} ({o['age_days']} days)" for o in too_old[:SHOWN]),
             offenders=too_old[:100], count=len(too_old), limit_days=limit,
         )
-    if incomplete := _completeness(listing):
+    if incomplete := _completeness(listing) or _declared_missing(listing):
         return incomplete
     if not files:
-        return skipped(f"no backup {noun}s to judge ({_nothing_found(listing)}); see BACKUP-FRESHNESS", missing=listing["missing"])
+        return skipped(f"no backup {noun}s to judge ({_nothing_found(listing)}); see BACKUP-FRESHNESS")
     oldest = files[0]
     return passed(f"Oldest of {len(files)} backup {noun}(s) is {_age_days(now, oldest['mtime'])} days old (limit {limit})", oldest=oldest["path"], oldest_age_days=_age_days(now, oldest["mtime"]), limit_days=limit)
 
@@ -283,13 +288,15 @@ def backup_freshness(facts: Mapping[str, Any], params: Mapping[str, Any], target
     noun = _noun(listing)
     files = _backups(listing)
     if not files:
-        if incomplete := _completeness(listing):
+        if incomplete := _completeness(listing) or _declared_missing(listing):
             return incomplete
-        return failed(f"No backup {noun}s found ({_nothing_found(listing)})", missing=listing["missing"])
+        return failed(f"No backup {noun}s found ({_nothing_found(listing)})")
     newest = max(files, key=lambda e: e["mtime"])
     age = _age_days(now, newest["mtime"])
     if now - newest["mtime"] > limit * 86400:
         if incomplete := _completeness(listing):
             return incomplete
         return failed(f"Newest backup {noun} {newest['path']} is {age} days old; the policy expects one within {limit} days", newest=newest["path"], newest_age_days=age, limit_days=limit)
+    if incomplete := _declared_missing(listing):  # the newest backup may be elsewhere, but what was declared here is not there
+        return incomplete
     return passed(f"Newest backup {noun} {newest['path']} is {age} days old (limit {limit})", newest=newest["path"], newest_age_days=age, limit_days=limit)

@@ -3,18 +3,30 @@
 ``sshd -T`` prints the configuration sshd would actually use, after
 includes and defaults, so we judge what is in force, not what a file says.
 
+A server audited through ``root_dir`` (an image, a container root) is never
+judged by this machine's sshd: its sshd_config and every file it includes
+are read under root_dir and parsed (checks/sshd_files.py). The fact then
+holds only what the files set (and ``#config``: where each value comes
+from, the Match blocks); a setting they leave unset is judged by OpenSSH's
+default only where every OpenSSH version agrees on it, and is otherwise
+unverified. Every Match block's value is judged too (any of them may apply).
+
 >>> parse_sshd_t("permitrootlogin no\\nciphers aes128-ctr,aes256-ctr\\n")["ciphers"]
 ['aes128-ctr,aes256-ctr']
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import posixpath
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
-from auditor.collect import Context
+from auditor.collect import Context, command_error, rooted
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
 from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.shellreads import Reads
+from checks.sshd_files import META, glob_matches, has_glob, parse_sshd_files
 
 SSHD_CANDIDATES = ("sshd", "/usr/sbin/sshd", "/usr/local/sbin/sshd")
 
@@ -62,8 +74,31 @@ def sshd_argv(target: Target) -> list[str]:
     return ["sshd", "-T", *extra]
 
 
-@collector("sshd.effective_config", kinds=("server",), timeout=20, sudo_commands=lambda t, h: [sshd_argv(t)])
+DEFAULT_CONFIG = "/etc/ssh/sshd_config"
+DROPIN_DIR = "/etc/ssh/sshd_config.d"  # where Debian, Ubuntu, Fedora and SUSE include from
+_MISSING = ("No such file or directory", "Not a directory")
+
+
+def _main_config(target: Target) -> str:
+    """The sshd_config to judge; under root_dir, a path inside the image."""
+    return str(target.get("sshd_config") or DEFAULT_CONFIG)
+
+
+def _through_root_dir(host: Target) -> bool:
+    return bool(rooted(host, ""))  # root_dir: / is this machine's own root
+
+
+def _sshd_reads(target: Target, host: Target) -> Reads:
+    if not _through_root_dir(host):
+        return Reads()
+    return Reads(files=(rooted(host, _main_config(target)),), dirs=(rooted(host, DROPIN_DIR),))
+
+
+@collector("sshd.effective_config", kinds=("server",), timeout=20, reads=_sshd_reads,
+           sudo_commands=lambda t, h: [] if _through_root_dir(h) else [sshd_argv(t)])
 def sshd_effective_config(ctx: Context) -> dict[str, Any]:
+    if _through_root_dir(ctx.host):
+        return config_from_files(ctx)
     argv = sshd_argv(ctx.target)
     # Through sudo, `sshd` is found on sudo's secure_path; without sudo, look where sshd usually is.
     programs = ("sshd",) if ctx.host.get("sudo") else SSHD_CANDIDATES
@@ -90,7 +125,71 @@ def sshd_effective_config(ctx: Context) -> dict[str, Any]:
     return config
 
 
-def _one(config: Mapping[str, list[str]], key: str) -> str | None:
+def config_from_files(ctx: Context) -> dict[str, Any]:
+    """sshd's settings from the files under root_dir (never from this machine's sshd)."""
+    root = ctx.rooted("")
+    main = ctx.rooted(_main_config(ctx.target))
+    text = ctx.reads.file(ctx, main)
+    if text is None:
+        if ctx.target.get("sshd_config"):
+            raise CollectError(Reason.NOT_FOUND, f"the declared sshd_config {main} does not exist under root_dir {root}")
+        raise NotApplicable(f"{main} does not exist: sshd is not configured under root_dir {root}")
+    dropins = rooted(ctx.host, DROPIN_DIR)
+    folders: dict[str, dict[str, dict[str, Any]] | None] = {}
+    contents: dict[str, str] = {}
+
+    def folder(path: str) -> dict[str, dict[str, Any]] | None:
+        if path not in folders:
+            if path == dropins:
+                entries = ctx.reads.folder_files(ctx, path)
+                readable = [e for e in entries or [] if e["type"] == "f" or (e["type"] == "l" and e.get("target_type") == "f")]
+                contents.update(ctx.reads.read_folder_files(ctx, path, readable) if readable else {})
+                folders[path] = None if entries is None else {posixpath.basename(e["path"]): e for e in readable}
+            else:
+                folders[path] = _list_folder(ctx, path)
+        return folders[path]
+
+    def expand(pattern: str) -> list[str]:
+        parent, name = posixpath.split(pattern)
+        if has_glob(parent):
+            raise CollectError(Reason.PARSE_ERROR, f"Include {pattern[len(root):]}: a wildcard in a folder name is not followed under root_dir; the settings cannot be established")
+        if not has_glob(name):
+            return [pattern]  # read() says whether it exists
+        names = folder(parent)
+        return [posixpath.join(parent, n) for n in glob_matches(name, list(names or {}))]
+
+    def read(path: str) -> str | None:
+        if path == main:
+            return text
+        if path in contents:
+            return contents[path]
+        return _read_file(ctx, path)
+
+    config = parse_sshd_files(main, text, expand, read, root)
+    return config
+
+
+def _list_folder(ctx: Context, path: str) -> dict[str, dict[str, Any]] | None:
+    """Files directly in a folder outside the planned reads (None when it does not exist)."""
+    result = ctx.run(["find", "-L", path, "-mindepth", "1", "-maxdepth", "1", "-type", "f", "-printf", "%f\\0"], ok=(0, 1))
+    if result.exit_status != 0:
+        if any(m in result.error_text for m in _MISSING) and "ermission denied" not in result.error_text:
+            return None
+        raise command_error(result)
+    return {name: {"type": "f", "path": posixpath.join(path, name)} for name in result.text.split("\0") if name}
+
+
+def _read_file(ctx: Context, path: str) -> str | None:
+    """A file outside the planned reads (None when it does not exist)."""
+    result = ctx.run(["cat", "--", path], ok=(0, 1))
+    if result.exit_status == 0:
+        return result.text
+    if any(m in result.error_text for m in _MISSING) and "ermission denied" not in result.error_text:
+        return None
+    raise command_error(result)
+
+
+def _one(config: Mapping[str, Any], key: str) -> str | None:
     values = config.get(key)
     return values[0].lower() if values else None
 
@@ -99,6 +198,72 @@ def _root_login_name(value: str | None) -> str | None:
     # sshd -T (OpenSSH <= 9.x) prints the deprecated alias without-password
     # for prohibit-password: they are one setting under two names.
     return "prohibit-password" if value == "without-password" else value
+
+
+# OpenSSH's default for a keyword the files under root_dir leave unset: every
+# value a release still in use may have (the image's sshd is never run to ask).
+FILE_DEFAULTS: dict[str, tuple[str, ...]] = {
+    "permitemptypasswords": ("no",),
+    "passwordauthentication": ("yes",),
+    "kbdinteractiveauthentication": ("yes",),
+    "maxauthtries": ("6",),
+    "permitrootlogin": ("prohibit-password", "yes"),  # prohibit-password since OpenSSH 7.0, yes before
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A value a setting may have for some connection, and where it comes from ("" for sshd -T)."""
+
+    value: str
+    where: str = ""
+    certain: bool = True  # False: one of several defaults, depending on the OpenSSH version
+
+
+def _source(config: Mapping[str, Any]) -> str:
+    meta = config.get(META)
+    return "sshd -T" if meta is None else f"the sshd configuration under root_dir {meta['root_dir']}"
+
+
+def candidates(config: Mapping[str, Any], key: str, *older_names: str) -> list[Candidate]:
+    """The values ``key`` may have: sshd -T's one value; or, from files, the global value (else OpenSSH's default) and every Match block's."""
+    meta = config.get(META)
+    if meta is None:
+        value = next((v for k in (key, *older_names) if (v := _one(config, k)) is not None), None)
+        return [] if value is None else [Candidate(value)]
+    out: list[Candidate] = []
+    value = _one(config, key)
+    if value is not None:
+        out.append(Candidate(value, meta["where"][key]))
+    else:
+        defaults = FILE_DEFAULTS.get(key, ())
+        version = " of the OpenSSH version in use" if len(defaults) > 1 else ""
+        out += [Candidate(d, f"not set in {meta['files'][0]} or its includes: OpenSSH's default{version}", certain=len(defaults) == 1) for d in defaults]
+    for block in meta["match"]:
+        if block["settings"].get(key):
+            out.append(Candidate(block["settings"][key][0].lower(), f"{block['set_at'][key]}, in Match {block['criteria']} of {block['where']}"))
+    return out
+
+
+def _at(c: Candidate) -> str:
+    return f" ({c.where})" if c.where else ""
+
+
+def judge(label: str, found: list[Candidate], problem: Callable[[str], str | None], ok_suffix: str = "", **details: Any) -> Outcome:
+    """Fail on a value with a problem (a version-dependent default only when every alternative has one); unverified when only some alternatives do."""
+    if any(c.where for c in found):  # from files: every value judged, and where it comes from
+        details["settings"] = [{"value": c.value, "where": c.where} for c in found]
+    guesses = [c for c in found if not c.certain]
+    guess_problems = [problem(c.value) for c in guesses]
+    failures = [f"{label} is {c.value}{_at(c)}{p}" for c in found if c.certain and (p := problem(c.value))]
+    if guesses and all(guess_problems):  # wrong whichever the version
+        failures.append(f"{label} is {' or '.join(c.value for c in guesses)}{_at(guesses[0])}{guess_problems[0]}")
+    if failures:
+        return failed("; ".join(failures), **details)
+    if any(guess_problems):
+        return unverified(f"{label} is {' or '.join(c.value for c in guesses)} ({guesses[0].where}, which is not run on an image); "
+                          f"the policy's verdict depends on which: set {label} explicitly", **details)
+    return passed("; ".join(f"{label} is {c.value}{ok_suffix}{_at(c)}" for c in found), **details)
 
 
 _COMMON = dict(family="access", kinds=("server",), facts=("sshd.effective_config",))
@@ -112,22 +277,21 @@ _REFS = ("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 5.2", "Mozill
     "privacy policies promising strongly restricted access need personal accounts and sudo.",
 )
 def ssh_root_login(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
-    value = _root_login_name(_one(facts["sshd.effective_config"], "permitrootlogin"))
+    config = facts["sshd.effective_config"]
+    found = [Candidate(str(_root_login_name(c.value)), c.where, c.certain) for c in candidates(config, "permitrootlogin")]
     allowed = [_root_login_name(str(v).lower()) for v in params["ssh_root_login_allowed"]]
-    if value in allowed:
-        return passed(f"PermitRootLogin is {value}", permitrootlogin=value, allowed=allowed)
-    return failed(f"PermitRootLogin is {value}; the policy accepts only {', '.join(allowed)}", permitrootlogin=value, allowed=allowed)
+    first = found[0].value if found else None
+    return judge("PermitRootLogin", found, lambda v: None if v in allowed else f"; the policy accepts only {', '.join(str(a) for a in allowed)}",
+                 permitrootlogin=first, allowed=allowed)
 
 
 def _must_be_no(key: str, label: str, *older_names: str) -> Any:
     def evaluate(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
         config = facts["sshd.effective_config"]
-        value = next((v for k in (key, *older_names) if (v := _one(config, k)) is not None), None)
-        if value is None:
-            return unverified(f"sshd -T does not report {label}; it cannot be confirmed off", **{key: None})
-        if value == "no":
-            return passed(f"{label} is no", **{key: value})
-        return failed(f"{label} is {value}; it must be no", **{key: value})
+        found = candidates(config, key, *older_names)
+        if not found:
+            return unverified(f"{_source(config)} does not report {label}; it cannot be confirmed off", **{key: None})
+        return judge(label, found, lambda v: None if v == "no" else "; it must be no", **{key: found[0].value})
 
     return evaluate
 
@@ -157,24 +321,41 @@ ssh_empty_passwords = control(
     rationale="A low MaxAuthTries slows down password and key guessing on each connection.",
 )
 def ssh_max_auth_tries(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
-    raw = _one(facts["sshd.effective_config"], "maxauthtries")
+    config = facts["sshd.effective_config"]
+    found = candidates(config, "maxauthtries")
     limit = params["ssh_max_auth_tries"]
-    if raw is None:
-        return unverified("sshd -T does not report MaxAuthTries; the limit cannot be confirmed", maxauthtries=None, limit=limit)
-    try:
-        value = int(raw or "")
-    except ValueError:
-        return failed(f"MaxAuthTries is {raw!r}, not a number", maxauthtries=raw)
-    if value <= limit:
-        return passed(f"MaxAuthTries is {value} (at most {limit})", maxauthtries=value, limit=limit)
-    return failed(f"MaxAuthTries is {value}; the policy allows at most {limit}", maxauthtries=value, limit=limit)
+    if not found:
+        return unverified(f"{_source(config)} does not report MaxAuthTries; the limit cannot be confirmed", maxauthtries=None, limit=limit)
+
+    def problem(raw: str) -> str | None:
+        if not raw.isdigit():
+            return ", not a number"
+        return None if int(raw) <= limit else f"; the policy allows at most {limit}"
+
+    first: Any = int(found[0].value) if found[0].value.isdigit() else found[0].value
+    return judge("MaxAuthTries", found, problem, f" (at most {limit})", maxauthtries=first, limit=limit)
 
 
-def _algorithms(config: Mapping[str, list[str]], key: str) -> list[str]:
+def _algorithms(config: Mapping[str, Any], key: str) -> list[str]:
     out: list[str] = []
     for value in config.get(key, []):
-        out.extend(a for a in value.split(",") if a)
+        if value.startswith("-"):  # removals from a default list: names nothing offered
+            continue
+        out.extend(a for a in value.lstrip("+^").split(",") if a)
     return out
+
+
+def _unknown_default(config: Mapping[str, Any], key: str) -> str | None:
+    """Why the files under root_dir do not settle the whole list ``key`` (None when they do, or for sshd -T)."""
+    meta = config.get(META)
+    if meta is None:
+        return None
+    value = (config.get(key) or [None])[0]
+    if value is None:
+        return f"{key} is not set"
+    if value.startswith(("+", "-", "^")):
+        return f"{key} {value} ({meta['where'][key]}) changes the default list"
+    return None
 
 
 @control(
@@ -195,6 +376,10 @@ def ssh_crypto(facts: Mapping[str, Any], params: Mapping[str, Any], target: Targ
     if weak:
         listing = "; ".join(f"{k}: {', '.join(v)}" for k, v in weak.items())
         return failed(f"sshd offers algorithms outside the policy's allowlist ({listing})", not_allowed=weak, offered=offered)
+    unknown = [why for k in ("ciphers", "macs", "kexalgorithms") if (why := _unknown_default(config, k))]
+    if unknown:
+        return unverified(f"{'; '.join(unknown)} in {_source(config)}: OpenSSH's default list depends on its version, which is not run on an image; "
+                          "cannot confirm strong algorithms (set the full lists explicitly)", offered=offered)
     if not all(offered.values()):
         missing = [k for k, v in offered.items() if not v]
         return unverified(f"sshd -T listed no {', '.join(missing)}; cannot confirm strong algorithms", offered=offered)

@@ -89,6 +89,26 @@ def test_no_authorized_keys_file_passes(tmp_path: Path) -> None:
     assert f"{root}/root/.ssh/authorized_keys" in finding.message
 
 
+def test_a_root_dir_that_does_not_exist_is_an_error_not_no_keys(tmp_path: Path) -> None:
+    """No authorized_keys under a real root is "no keys"; under a root_dir that is not there it is nothing seen at all."""
+    missing = str(tmp_path / "no-such-image")
+
+    finding = verdicts(run_keys(tmp_path, missing))[(CONTROL, BOX)]
+
+    assert (finding.status.value, finding.reason) == ("error", "not_found")
+    assert f"root_dir {missing} does not exist" in finding.message
+
+
+def test_a_root_dir_that_is_a_file_is_an_error(tmp_path: Path) -> None:
+    image = tmp_path / "image.img"
+    image.write_text("not a folder\n")
+
+    finding = verdicts(run_keys(tmp_path, str(image)))[(CONTROL, BOX)]
+
+    assert (finding.status.value, finding.reason) == ("error", "not_found")
+    assert f"root_dir {image} is not a directory" in finding.message
+
+
 def test_declared_keys_pass_with_options_and_both_files(tmp_path: Path, keys: dict[str, tuple[str, str]]) -> None:
     ops, deploy = keys["ops"], keys["deploy"]
     root = fake_root(

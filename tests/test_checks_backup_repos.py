@@ -292,13 +292,14 @@ def test_path_backup_is_judged_like_a_servers_backup_paths(tmp_path: Path) -> No
     assert CONTENT.encode() not in render_files(run_document(run))["run.json"]
 
 
-def test_missing_path_backup(tmp_path: Path) -> None:
+def test_missing_path_backup_is_an_error_naming_the_path(tmp_path: Path) -> None:
     missing = str(tmp_path / "nothing-here")
 
     run = backup_run(tmp_path, {"name": "dumps", "type": "path", "server": "box", "path": missing})
 
-    assert status_of(run, "dumps") == {"ACCESS-BACKUP-FILE-PERMISSIONS": "skipped", "BACKUP-MAX-AGE": "skipped", "BACKUP-FRESHNESS": "fail"}
-    assert of(run, "dumps")["BACKUP-FRESHNESS"].message == f"No backup files found (declared paths missing: {missing})"
+    assert status_of(run, "dumps") == {"ACCESS-BACKUP-FILE-PERMISSIONS": "error", "BACKUP-MAX-AGE": "error", "BACKUP-FRESHNESS": "error"}
+    for finding in of(run, "dumps").values():
+        assert finding.reason == "not_found" and f"declared path(s) do not exist: {missing}" in finding.message
 
 
 def test_bookkeeping_backups_have_no_maximum_age(tmp_path: Path, repos: Repos) -> None:

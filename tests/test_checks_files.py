@@ -176,27 +176,41 @@ def test_empty_backup_directory(tmp_path: Path) -> None:
     assert f"No backup files found (no files under {backups})" == v[("BACKUP-FRESHNESS", BOX)].message
 
 
-def test_declared_backup_path_that_does_not_exist(tmp_path: Path) -> None:
+def test_declared_backup_path_that_does_not_exist_is_an_error_naming_it(tmp_path: Path) -> None:
+    """A typo in backup_paths: nothing was judged there, so no control may pass or skip it away."""
     missing = str(tmp_path / "no-such-backups")
 
     run = backup_run(tmp_path, missing)
 
-    assert backup_statuses(run) == {"ACCESS-BACKUP-FILE-PERMISSIONS": "skipped", "BACKUP-MAX-AGE": "skipped", "BACKUP-FRESHNESS": "fail"}
-    v = verdicts(run)
+    assert backup_statuses(run) == dict.fromkeys(BACKUP_CONTROLS, "error")
     for control in BACKUP_CONTROLS:
-        assert missing in v[(control, BOX)].message, control
-    assert v[("ACCESS-BACKUP-FILE-PERMISSIONS", BOX)].reason == "not_applicable"
+        finding = verdicts(run)[(control, BOX)]
+        assert finding.reason == "not_found", control
+        assert f"declared path(s) do not exist: {missing}" in finding.message, control
 
 
-def test_one_missing_path_next_to_an_existing_one_is_reported(tmp_path: Path) -> None:
+def test_one_missing_path_next_to_an_existing_one_is_an_error(tmp_path: Path) -> None:
     backups = make_dir(tmp_path / "backups", 0o700)
     make_file(tmp_path / "backups" / "db.tar", 0o600)
     missing = str(tmp_path / "gone")
 
     run = backup_run(tmp_path, backups, missing)
 
-    assert backup_statuses(run) == {"ACCESS-BACKUP-FILE-PERMISSIONS": "pass", "BACKUP-MAX-AGE": "pass", "BACKUP-FRESHNESS": "pass"}
-    assert verdicts(run)[("ACCESS-BACKUP-FILE-PERMISSIONS", BOX)].details["missing"] == [missing]
+    assert backup_statuses(run) == dict.fromkeys(BACKUP_CONTROLS, "error")
+    for control in BACKUP_CONTROLS:
+        finding = verdicts(run)[(control, BOX)]
+        assert finding.details["missing"] == [missing] and missing in finding.message and backups not in finding.message, control
+
+
+def test_a_violation_beside_a_missing_path_still_fails(tmp_path: Path) -> None:
+    """What was seen and is wrong is a failure whatever else is missing."""
+    backups = make_dir(tmp_path / "backups", 0o755)
+    exposed = make_file(tmp_path / "backups" / "db.tar", 0o644, age_days=40)
+
+    run = backup_run(tmp_path, backups, str(tmp_path / "gone"))
+
+    assert backup_statuses(run) == dict.fromkeys(BACKUP_CONTROLS, "fail")
+    assert exposed in verdicts(run)[("ACCESS-BACKUP-FILE-PERMISSIONS", BOX)].message
 
 
 def test_no_backup_paths_declared_is_skipped_with_a_reason(tmp_path: Path) -> None:
@@ -282,6 +296,29 @@ def test_private_key_0600_passes_and_public_files_are_ignored(tmp_path: Path) ->
     assert finding.status.value == "pass"
     assert finding.details["keys"] == [key]
     assert finding.message.startswith("1 private key file(s) found, none readable by other users")
+
+
+def test_key_path_typo_is_an_error_naming_the_path(tmp_path: Path) -> None:
+    """key_paths: [/etc/sshh] (a typo) once passed as "0 private key file(s) found"."""
+    keys, _ = key_tree(tmp_path, 0o600)
+    typo = str(tmp_path / "sshh")
+
+    for declared in ([typo], [keys, typo]):
+        finding = verdicts(key_run(tmp_path, *declared))[("ACCESS-PRIVATE-KEY-PERMISSIONS", BOX)]
+        assert (finding.status.value, finding.reason) == ("error", "not_found"), declared
+        assert f"declared path(s) do not exist: {typo}" in finding.message
+        assert finding.details["missing"] == [typo]
+
+
+def test_key_path_typo_under_root_dir_is_an_error_naming_the_path(tmp_path: Path) -> None:
+    root = make_dir(tmp_path / "image", 0o755)
+    make_dir(tmp_path / "image" / "etc" / "ssh", 0o755)
+
+    run = audit(inventory(tmp_path, root_dir=root, key_paths=["/etc/sshh"]), only=["ACCESS-PRIVATE-KEY-PERMISSIONS"])
+
+    finding = verdicts(run)[("ACCESS-PRIVATE-KEY-PERMISSIONS", BOX)]
+    assert (finding.status.value, finding.reason) == ("error", "not_found")
+    assert f"{root}/etc/sshh" in finding.message
 
 
 def test_no_key_paths_declared_is_skipped(tmp_path: Path) -> None:
