@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import traceback
@@ -221,7 +222,20 @@ def default_inventory() -> str:
     return str(resources.files("auditor.inventories") / "localhost.yaml")
 
 
+def _quiet_library_logs() -> None:
+    """Keep libraries' own log records (paramiko's tracebacks from its transport thread) off stderr.
+
+    Every failure they log reaches the user as our own message (a fact with a
+    reason); Python's last-resort handler would print theirs too, raw.
+    """
+    for name in ("paramiko", "paramiko.transport"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_library_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
