@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001 - a bug: say so, with the trace
         print("auditor: internal error (this is a bug in auditor; please report it with the text below)", file=sys.stderr)
-        print(mask_credentials(traceback.format_exc()), end="", file=sys.stderr)
+        print("\n".join(terminal(line) for line in traceback.format_exc().splitlines()), file=sys.stderr)
         return EXIT_INTERNAL
 
 

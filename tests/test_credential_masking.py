@@ -135,3 +135,16 @@ def test_auditor_run_keeps_passwords_out_of_output_and_report(pg_rig, tmp_path: 
         contents = [p.read_text(errors="replace") for p in files]
         assert "auth_failed" in "".join(contents)
         assert not _leaks(pieces, proc.stdout, proc.stderr, *contents), case
+
+
+def test_an_internal_error_trace_is_printed_masked_and_escaped(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import auditor.cli as cli
+
+    def broken(args: object) -> int:  # a bug that quotes a credential and a target's string
+        raise RuntimeError("cannot reach postgresql://app:Secret7@db/x for file evil\x1b[31m.sql")
+
+    monkeypatch.setattr(cli, "cmd_controls", broken)
+    assert cli.main(["controls"]) == cli.EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "internal error" in err and "Traceback" in err and "RuntimeError: cannot reach postgresql://app:***@db/x for file evil\\x1b[31m.sql" in err
+    assert "Secret7" not in err and "\x1b" not in err
