@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import traceback
@@ -21,10 +22,12 @@ from importlib import resources
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from . import __version__
+from .console import terminal
 from .errors import InputError, Problem
 from .inventory import load_inventory
 from .model import FAMILIES, Severity, Status
 from .policy import DEFAULT_POLICY, builtin_policies, load_policy
+from .redact import mask_credentials
 from .registry import Registry, RegistryError
 from .folders import newest_report, point_latest, prune, write_with_free_name
 from .integrity import PASSPHRASE_ENV, key_id, load_private_key, write_atomic
@@ -221,7 +224,20 @@ def default_inventory() -> str:
     return str(resources.files("auditor.inventories") / "localhost.yaml")
 
 
+def _quiet_library_logs() -> None:
+    """Keep libraries' own log records (paramiko's tracebacks from its transport thread) off stderr.
+
+    Every failure they log reaches the user as our own message (a fact with a
+    reason); Python's last-resort handler would print theirs too, raw.
+    """
+    for name in ("paramiko", "paramiko.transport"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_library_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -243,13 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001 - a bug: say so, with the trace
         print("auditor: internal error (this is a bug in auditor; please report it with the text below)", file=sys.stderr)
-        traceback.print_exc()
+        print("\n".join(terminal(line) for line in traceback.format_exc().splitlines()), file=sys.stderr)
         return EXIT_INTERNAL
 
 
 def _print_problems(problems: Sequence[Problem], out: TextIO, audited: bool = True) -> None:
     for p in problems:
-        print(f"auditor: error: {p}", file=out)
+        print(f"auditor: error: {terminal(p)}", file=out)
     n = len(problems)
     print(f"auditor: {n} problem{'s' if n != 1 else ''} found{'; nothing was audited' if audited else ''}.", file=out)
 
@@ -293,7 +309,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         expired = [w for w in waivers.waivers if w.expired(today)]
         print(f"{args.waivers}: valid, {len(waivers.waivers)} waiver(s){f', {len(expired)} already expired: ' + ', '.join(w.id for w in expired) if expired else ''}")
     for n in notices:
-        print(f"note: {n}")
+        print(f"note: {terminal(n)}")
     return EXIT_OK
 
 
@@ -345,7 +361,7 @@ class Progress:
         if not self.enabled:
             return
         tally = " ".join(f"{k} {v}" for k, v in counts.items() if v)
-        line = f"[{done}/{total}] {target[:40]:<40} {tally}"
+        line = f"[{done}/{total}] {terminal(target)[:40]:<40} {tally}"
         self.stream.write("\r\x1b[2K" + line[:160])
         self.stream.flush()
 
@@ -450,7 +466,7 @@ def _open_history(location: str) -> Any:
     try:
         return open_history(location)
     except HistoryError as exc:
-        print(f"auditor: warning: run not recorded in the history: {exc}", file=sys.stderr)
+        print(f"auditor: warning: run not recorded in the history: {terminal(exc)}", file=sys.stderr)
         return None
 
 
@@ -460,7 +476,7 @@ def _history_call(call: Callable[[], Any], fallback: Any) -> Any:
     try:
         return call()
     except HistoryError as exc:
-        print(f"auditor: warning: run not recorded in the history: {exc}", file=sys.stderr)
+        print(f"auditor: warning: run not recorded in the history: {terminal(exc)}", file=sys.stderr)
         return fallback
 
 
@@ -474,9 +490,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     key = load_public_key(args.key) if args.key else None
     result = verify_folder(folder, key, rerender=render_reports, tool_version=__version__)
     for p in result.problems:
-        print(f"ALTERED  {p}")
+        print(f"ALTERED  {terminal(p)}")
     for n in result.notes:
-        print(f"note: {n}")
+        print(f"note: {terminal(n)}")
     counts = ", ".join(f"{n} {what}" for what, n in result.checked.items())
     if result.ok:
         signed = f"; signed by {result.signed_by}" if result.signed_by else "; not signed"
@@ -552,7 +568,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         with open_history(location, create=False) as history:
             rows = history.runs(inventory=args.inventory, policy=args.policy, limit=args.limit)
     except HistoryError as exc:
-        raise InputError(Problem(location, None, None, str(exc))) from None
+        raise InputError(Problem(mask_credentials(location, known=(location,)), None, None, str(exc))) from None
     sys.stdout.write(render_history_json(rows) if args.json else render_history_text(rows, args.family))
     return EXIT_OK
 
@@ -594,18 +610,18 @@ def _print_summary(doc: Mapping[str, Any], folder: str, code: int, why: str, qui
         print("  " + "  ".join(f"{k} {v}" for k, v in s.items()), file=out)
         shown = [f for f in doc["findings"] if f["status"] in ("fail", "error")]
         for f in shown[:30]:
-            print(f"  {f['status'].upper():<5} {f['severity']:<8} {f['control']:<32} {f['target']}: {f['message'][:200]}", file=out)
+            print(f"  {f['status'].upper():<5} {f['severity']:<8} {f['control']:<32} {terminal(f['target'])}: {terminal(f['message'])[:200]}", file=out)
         if len(shown) > 30:
             print(f"  ... and {len(shown) - 30} more in the report", file=out)
         for n in doc.get("notices", []):
-            print(f"  note: {n}", file=out)
+            print(f"  note: {terminal(n)}", file=out)
         waivers = doc.get("waivers")
         if waivers:
-            print(f"  waivers ({waivers.get('file')}): {len(waivers.get('applied') or [])} applied", file=out)
+            print(f"  waivers ({terminal(waivers.get('file'))}): {len(waivers.get('applied') or [])} applied", file=out)
             for label, key in (("EXPIRED", "expired"), ("UNMATCHED", "unmatched"), ("NOT NEEDED", "not_needed")):
                 for w in waivers.get(key) or []:
                     tail = f"expired {w['expires']}, no longer applies" if key == "expired" else ("matches no finding" if key == "unmatched" else "every finding it covers passed")
-                    print(f"  {label:<10} waiver {w['id']} ({w['control']} on {w['target']}, {w['source']}): {tail}", file=out)
+                    print(f"  {label:<10} waiver {terminal(w['id'])} ({terminal(w['control'])} on {terminal(w['target'])}, {terminal(w['source'])}): {tail}", file=out)
         for text in extra:
             print(text, file=out)
     print(f"report: {os.path.join(folder, 'report.html') if os.path.exists(os.path.join(folder, 'report.html')) else folder}", file=out)

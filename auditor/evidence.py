@@ -6,6 +6,9 @@ made by :func:`observation`, so there is one excerpt rule (the first
 :data:`EXCERPT_CHARS` characters of what may be shown, marked ``truncated``
 beyond) and one digest rule (SHA-256 of the raw bytes, or of the shown text
 when it was redacted, so that no digest of a secret leaves the target).
+A credential that :func:`auditor.redact.mask_credentials` recognises (a URL's
+password, ``password=...``) is masked in every observation, which is then
+marked redacted.
 
 >>> log = EvidenceLog()
 >>> e = log.add("file", "/etc/hostname", "web1\\n")
@@ -19,6 +22,7 @@ import threading
 from typing import Iterable, Iterator, Protocol, Sequence, overload
 
 from .model import Evidence, sha256_hex
+from .redact import mask_credentials
 from .timeutil import utc_now_iso
 
 EXCERPT_CHARS = 4000  # characters of an observation a report shows
@@ -49,13 +53,18 @@ def observation(
     """One piece of evidence: ``shown`` (already redacted if need be) is excerpted,
     ``raw`` (default: ``shown``) is digested, unless ``redacted``: then only ``shown``
     is. ``note`` is appended to the excerpt unbounded-but-small (a stderr line)."""
+    masked = mask_credentials(shown)
+    if masked != shown:  # a credential in what was observed: show and digest the masked text only
+        shown, redacted = masked, True
     body, cut = excerpt(shown)
+    if note:
+        note = mask_credentials(note)
     if note:
         body += ("\n" if body else "") + note
     digest = sha256_hex(shown if redacted or raw is None else raw)
     return Evidence(
-        kind=kind, source=source, at=at or utc_now_iso(), exit_status=exit_status, excerpt=body, sha256=digest,
-        truncated=cut or truncated, redacted=redacted, argv=tuple(argv) if argv is not None else None, duration_ms=duration_ms,
+        kind=kind, source=mask_credentials(source), at=at or utc_now_iso(), exit_status=exit_status, excerpt=body, sha256=digest,
+        truncated=cut or truncated, redacted=redacted, argv=tuple(mask_credentials(a) for a in argv) if argv is not None else None, duration_ms=duration_ms,
     )
 
 

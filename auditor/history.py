@@ -32,12 +32,12 @@ import os
 import re
 import threading
 import time
-import urllib.parse
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping, Sequence
 
 from .model import FAMILIES, Status
+from .redact import mask_credentials
 from .timeutil import iso
 
 SCHEMA_VERSION = 1  # version of the history database schema (not of run.json)
@@ -490,41 +490,15 @@ def _check_limit(limit: int) -> None:
 # -- messages -----------------------------------------------------------------------------------
 
 
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")  # greedy: a password with an unencoded @ is hidden whole
-_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)([^&#]*)")
-
-
 def _redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (in the user info and in ``?password=``).
-
-    Works on the text itself, so that a URL too malformed to parse is redacted too.
-    """
-    def userinfo(m: re.Match[str]) -> str:
-        user, sep, _ = m.group(2).partition(":")
-        return f"{m.group(1)}{user}{':***' if sep else ''}@"
-
-    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + "***", _USERINFO.sub(userinfo, url, count=1))
+    """The URL with any password replaced by ``***`` (see :func:`auditor.redact.mask_credentials`)."""
+    return mask_credentials(url, known=(url,))
 
 
 def _one_line(exc: BaseException, location: str) -> str:
-    """An exception's message on one line, with ``location`` shown redacted and any password of it removed."""
+    """An exception's message on one line, without any password of ``location`` (or of any URL it quotes)."""
     message = " ".join(str(exc).split()) or type(exc).__name__
-    if _URL_SCHEME.match(location):
-        message = message.replace(location, _redact_url(location))
-        for secret in _passwords(location):
-            message = message.replace(secret, "***")
-    return message
-
-
-def _passwords(location: str) -> list[str]:
-    """Every password a URL carries, as written and percent-decoded (longest first)."""
-    found = []
-    m = _USERINFO.match(location)
-    if m and ":" in m.group(2):
-        found.append(m.group(2).split(":", 1)[1])
-    found += [q.group(2) for q in _QUERY_PASSWORD.finditer(location)]
-    found += [urllib.parse.unquote(p) for p in found]
-    return sorted({p for p in found if p}, key=len, reverse=True)
+    return mask_credentials(message, known=(location,) if _URL_SCHEME.match(location) else ())
 
 
 # -- rendering ----------------------------------------------------------------------------------

@@ -274,7 +274,10 @@ def s3_backup_oldest_object(facts: Mapping[str, Any], params: Mapping[str, Any],
         too_old = [o for o in found["oldest"] if o["age_days"] > limit]
         if too_old:
             shown = ", ".join(f"{o['key']}{'' if o['is_latest'] else ' (noncurrent)'} {o['age_days']} days" for o in too_old[:5])
-            j.bad(bucket, f"{bucket}: {len(too_old)}{'+' if len(too_old) == OLDEST_KEPT else ''} version(s) older than {limit} days, oldest {shown}")
+            # the fact keeps the OLDEST_KEPT oldest versions of at most MAX_VERSIONS listed: a count at either cap is a lower bound
+            cut = f" (the listing stopped after {found['versions']} versions; there may be more)" if found["truncated"] else ""
+            at_least = "at least " if found["truncated"] or len(too_old) == OLDEST_KEPT else ""
+            j.bad(bucket, f"{bucket}: {at_least}{len(too_old)} version(s) older than {limit} days{cut}, oldest{' listed' if cut else ''} {shown}")
         elif found["truncated"]:
             j.unreadable(f"every version of bucket {bucket}", "incomplete_evidence", f"{bucket}: the listing stopped after {found['versions']} versions; older ones may exist")
         elif found["oldest"]:

@@ -148,6 +148,15 @@ def _declared_missing(listing: Mapping[str, Any]) -> Outcome | None:
     return None
 
 
+def _at_least(n: int, listing: Mapping[str, Any]) -> str:
+    """``n`` as a message states it: "at least n" when the listing was cut (more may lie beyond the cut)."""
+    return f"at least {n}" if listing["truncated"] else str(n)
+
+
+def _cut_note(listing: Mapping[str, Any]) -> str:
+    return f" (the listing was cut at {MAX_ENTRIES} entries; there may be more)" if listing["truncated"] else ""
+
+
 _BACKUP_TYPES = ("f", "a")  # a backup is a file, or an archive of a borg/restic repository
 _NOUN = {"borg": "archive", "restic": "snapshot"}
 
@@ -215,7 +224,8 @@ def private_key_permissions(facts: Mapping[str, Any], params: Mapping[str, Any],
     exposed = [e for e in exposed_to_others(listing) if is_private_key(e["path"])]
     keys = [e for e in listing["entries"] if e["type"] == "f" and is_private_key(e["path"])]
     if exposed:
-        return failed(f"{len(exposed)} private key file(s) readable or writable by other users: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]), offenders=exposed)
+        return failed(f"{_at_least(len(exposed), listing)} private key file(s) readable or writable by other users{_cut_note(listing)}: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]),
+                      offenders=exposed, truncated=listing["truncated"])
     if incomplete := _completeness(listing) or _declared_missing(listing):
         return incomplete
     return passed(f"{len(keys)} private key file(s) found, none readable by other users ({_listing_scope(listing)})", keys=[e["path"] for e in keys[:100]])
@@ -233,7 +243,8 @@ def backup_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], targ
         return skipped(f"{listing['source']} repository {', '.join(listing['roots'])}: archives are read through {listing['source']}, not as files; their file permissions are audited for type path backups only")
     exposed = exposed_to_others(listing)
     if exposed:
-        return failed(f"{len(exposed)} backup file(s) readable or writable by other users: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]), offenders=exposed[:100], count=len(exposed))
+        return failed(f"{_at_least(len(exposed), listing)} backup file(s) readable or writable by other users{_cut_note(listing)}: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]),
+                      offenders=exposed[:100], count=len(exposed), truncated=listing["truncated"])
     if incomplete := _completeness(listing) or _declared_missing(listing):
         return incomplete
     return passed(f"No backup file is readable by other users ({_listing_scope(listing)})")
@@ -264,8 +275,9 @@ def backup_max_age(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     too_old = [{"path": e["path"], "age_days": _age_days(now, e["mtime"])} for e in files if now - e["mtime"] > limit * 86400]
     if too_old:
         return failed(
-            f"{len(too_old)} backup {noun}(s) older than {limit} days; oldest: " + ", ".join(f"{o['path']} ({o['age_days']} days)" for o in too_old[:SHOWN]),
-            offenders=too_old[:100], count=len(too_old), limit_days=limit,
+            f"{_at_least(len(too_old), listing)} backup {noun}(s) older than {limit} days{_cut_note(listing)}; oldest{' listed' if listing['truncated'] else ''}: "
+            + ", ".join(f"{o['path']} ({o['age_days']} days)" for o in too_old[:SHOWN]),
+            offenders=too_old[:100], count=len(too_old), limit_days=limit, truncated=listing["truncated"],
         )
     if incomplete := _completeness(listing) or _declared_missing(listing):
         return incomplete

@@ -432,6 +432,8 @@ def handshake(sock: socket.socket | paramiko.Channel, endpoint: Endpoint, known:
         negotiated = threading.Event()
         ssh.start_client(event=negotiated)  # paramiko's own timeout= returns silently when it expires
         if not negotiated.wait(timeout):
+            if not ssh.remote_version:
+                raise _no_banner(endpoint, timeout)
             raise CollectError(Reason.TIMEOUT, f"{endpoint.hostport} did not complete the SSH handshake within {timeout:g}s")
         if not ssh.is_active():
             raise _negotiation_error(ssh.get_exception(), endpoint, timeout)
@@ -444,9 +446,13 @@ def handshake(sock: socket.socket | paramiko.Channel, endpoint: Endpoint, known:
         raise
 
 
+def _no_banner(endpoint: Endpoint, timeout: float) -> CollectError:
+    return CollectError(Reason.TIMEOUT, f"{endpoint.hostport}: timed out waiting for the SSH banner (none within {timeout:g}s; is it an SSH server?)")
+
+
 def _negotiation_error(exc: BaseException | None, endpoint: Endpoint, timeout: float) -> CollectError:
     if _caused_by(exc, TimeoutError):
-        return CollectError(Reason.TIMEOUT, f"{endpoint.hostport} sent no SSH banner within {timeout:g}s (is it an SSH server?)")
+        return _no_banner(endpoint, timeout)
     if _caused_by(exc, EOFError) or _caused_by(exc, ConnectionError):
         return CollectError(Reason.UNREACHABLE, f"{endpoint.hostport} closed the connection during the SSH handshake (not an SSH server, or it turned us away: MaxStartups, access rules)")
     return CollectError(Reason.UNREACHABLE, f"{endpoint.hostport} is not a usable SSH server: {exc or 'negotiation failed'}")
