@@ -221,7 +221,61 @@ def default_inventory() -> str:
     return str(resources.files("auditor.inventories") / "localhost.yaml")
 
 
+class _ReaderMayLeave:
+    """stdout for which a reader that goes away (``auditor controls | head -1``) is a normal end.
+
+    The first write or flush that meets a closed pipe points the file
+    descriptor at /dev/null (so that nothing fails later, not even the
+    interpreter's last flush) and drops the rest of the output quietly. The
+    command itself goes on: a run still writes its report and every command
+    still exits with its own verdict, never with a made-up one.
+    """
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+        self.reader_left = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._discard_from_now_on()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._discard_from_now_on()
+
+    def _discard_from_now_on(self) -> None:
+        self.reader_left = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to redirect
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout = sys.stdout
+    sys.stdout = _ReaderMayLeave(stdout)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()  # here, where a reader that left is still handled (usage and --help too)
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
