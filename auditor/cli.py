@@ -26,7 +26,7 @@ from .inventory import load_inventory
 from .model import FAMILIES, Severity, Status
 from .policy import DEFAULT_POLICY, builtin_policies, load_policy
 from .registry import Registry, RegistryError
-from .folders import newest_report, point_latest, prune, write_with_free_name
+from .folders import newest_report, point_latest, prune, unusable_out, write_with_free_name
 from .integrity import PASSPHRASE_ENV, key_id, load_private_key, write_atomic
 from .report import FORMATS, RENDERERS, run_document, write_report
 from .report.i18n import LANGUAGES
@@ -222,7 +222,7 @@ def default_inventory() -> str:
 
 
 class _ReaderMayLeave:
-    """stdout for which a reader that goes away (``auditor controls | head -1``) is a normal end.
+    """stdout (or stderr) for which a reader that goes away (``auditor controls | head -1``) is a normal end.
 
     The first write or flush that meets a closed pipe points the file
     descriptor at /dev/null (so that nothing fails later, not even the
@@ -266,13 +266,14 @@ class _ReaderMayLeave:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    stdout = sys.stdout
-    sys.stdout = _ReaderMayLeave(stdout)  # type: ignore[assignment]
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ReaderMayLeave(stdout), _ReaderMayLeave(stderr)  # type: ignore[assignment]
     try:
         return _main(argv)
     finally:
         sys.stdout.flush()  # here, where a reader that left is still handled (usage and --help too)
-        sys.stdout = stdout
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = stdout, stderr
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -418,6 +419,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Everything the user gave is checked before any target is contacted.
     problems: list[Problem] = []
     waivers = signing_key = baseline = None
+    if (out_problem := unusable_out(args.out)) is not None:
+        problems.append(Problem("--out", None, None, out_problem))
     if args.known_hosts and not os.path.isfile(os.path.expanduser(args.known_hosts)):
         problems.append(Problem("--known-hosts", None, None, f"{args.known_hosts}: file not found"))
     if args.waivers:

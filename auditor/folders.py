@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from typing import Callable
 
 from .integrity import MANIFEST
@@ -44,6 +45,30 @@ def report_folders(out_root: str) -> list[str]:
 def newest_report(out_root: str) -> str | None:
     folders = report_folders(out_root)
     return folders[-1] if folders else None
+
+
+def unusable_out(out_root: str) -> str | None:
+    """Why ``out_root`` cannot receive report folders (checked before anything is audited), or None.
+
+    It must be a folder we may create entries in, or not exist yet under a
+    folder where it can be created. A real probe (a hidden folder made and
+    removed at once) settles what permission bits cannot: root on a read-only
+    file system or in /proc, ACLs.
+    """
+    path = os.path.abspath(out_root)
+    if os.path.exists(path) and not os.path.isdir(path):
+        return f"{out_root}: is not a folder; --out names the folder that receives the report folders"
+    where = path
+    while not os.path.exists(where):
+        where = os.path.dirname(where)
+    if not os.path.isdir(where):
+        return f"{out_root}: cannot be created: {where} is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".auditor-probe-", dir=where))
+    except OSError as exc:
+        doing = "write report folders into it" if where == path else f"be created in {where}"
+        return f"{out_root}: cannot {doing}: {exc.strerror or exc}"
+    return None
 
 
 def write_with_free_name(out_root: str, stamp: str, write: Callable[[str], str]) -> str:

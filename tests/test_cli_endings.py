@@ -72,3 +72,81 @@ def test_a_reader_that_leaves_does_not_change_a_verdict(tmp_path, local_inventor
     verify = _with_reader_gone(_auditor("verify", folder))
     assert verify.returncode == 1, verify.stderr
     assert verify.stderr == ""
+
+
+def test_a_reader_of_stderr_that_leaves_is_a_normal_end_too(tmp_path):
+    """`auditor validate bad.yaml 2>&1 | head -1`: the problems go to stderr; the exit code stays 2."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("servers: [\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(_auditor("validate", str(bad)), stdout=write_end, stderr=write_end, stdin=subprocess.DEVNULL, timeout=120, env=ENV)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 2
+
+
+# -- an --out that cannot hold a report ------------------------------------------------------------
+
+
+@pytest.fixture
+def listener():
+    """A TCP port that counts the connections it is offered (an SSH target that must not be contacted)."""
+    import socket
+    import threading
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.settimeout(0.1)
+    accepted: list[object] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                continue
+            accepted.append(conn)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], accepted
+    stop.set()
+    thread.join(5)
+    sock.close()
+
+
+@pytest.mark.parametrize("out, expected", [
+    ("/dev/null", "is not a folder"),
+    ("{tmp}/a-file", "is not a folder"),
+    ("{tmp}/a-file/reports", "cannot be created: {tmp}/a-file is not a folder"),
+    ("/proc/auditor-nowhere/reports", "cannot be created in /proc"),
+])
+def test_an_out_that_cannot_hold_a_report_is_refused_before_anything_is_contacted(tmp_path, local_inventory, listener, capsys, out, expected):
+    port, accepted = listener
+    (tmp_path / "a-file").write_text("not a folder\n")
+    inv = local_inventory(f"servers:\n  - {{name: far, host: 127.0.0.1, port: {port}, user: root}}\n")
+    out, expected = out.format(tmp=tmp_path), expected.format(tmp=tmp_path)
+    assert main(["run", inv, "--out", out, "--connect-timeout", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"auditor: error: --out: {out}: {expected}" in err, err
+    assert "nothing was audited" in err and "Traceback" not in err
+    assert accepted == [], "a target was contacted although the report could not be written"
+    assert (tmp_path / "a-file").read_text() == "not a folder\n"
+
+
+def test_an_out_on_a_read_only_file_system_is_refused(tmp_path, local_inventory, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(ro)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        for out in (ro, ro / "reports"):
+            assert main(["run", local_inventory(), "--out", str(out), "--only", "DATA-DECLARED-LOCATION"]) == 2
+            assert "Read-only file system" in capsys.readouterr().err
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)
