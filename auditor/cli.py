@@ -627,19 +627,32 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def exit_code(doc: Mapping[str, Any], fail_on: str) -> tuple[int, str]:
+    """The exit code of a run and its reason, which says what is true: failures below
+    ``--fail-on`` are counted as such, never called compliant."""
     findings = doc["findings"]
     threshold = None if fail_on == "none" else Severity(fail_on).rank
-    violations = [f for f in findings if f["status"] == Status.FAIL.value and threshold is not None and Severity(f["severity"]).rank >= threshold]
+    failed = [f for f in findings if f["status"] == Status.FAIL.value]
+    violations = [f for f in failed if threshold is not None and Severity(f["severity"]).rank >= threshold]
+    below = len(failed) - len(violations)
     errors = [f for f in findings if f["status"] == Status.ERROR.value]
+    waived = sum(1 for f in findings if f["status"] == Status.WAIVED.value)
     if not doc["complete"]:
         return EXIT_INTERRUPTED, "the run was interrupted; the report is incomplete"
     if violations:
-        return EXIT_VIOLATIONS, f"{len(violations)} violation(s) at or above severity {fail_on}"
+        return EXIT_VIOLATIONS, f"{len(violations)} violation(s) at or above severity {fail_on}" + (f" ({below} more below it)" if below else "")
+    if fail_on == "none":
+        verdict = f"{len(failed)} failed finding(s), none counted (--fail-on none)" if failed else "no violation"
+    else:
+        verdict = f"no violation at or above severity {fail_on} ({below} below it)" if below else "no violation"
+    if waived:
+        verdict += f", {waived} waived"
     if errors:
-        return EXIT_UNVERIFIED, f"{len(errors)} finding(s) could not be verified"
+        return EXIT_UNVERIFIED, f"{len(errors)} finding(s) could not be verified; {verdict}"
     if not findings:
         return EXIT_UNVERIFIED, "no control ran: nothing was verified"
-    return EXIT_OK, "compliant: no violation, nothing left unverified"
+    if failed:
+        return EXIT_OK, f"{verdict}; nothing left unverified"
+    return EXIT_OK, f"compliant: {verdict}, nothing left unverified"
 
 
 def _print_summary(doc: Mapping[str, Any], folder: str, code: int, why: str, quiet: bool, extra: Sequence[str] = ()) -> None:

@@ -150,3 +150,47 @@ def test_an_out_on_a_read_only_file_system_is_refused(tmp_path, local_inventory,
             assert "Read-only file system" in capsys.readouterr().err
     finally:
         subprocess.run(["umount", str(ro)], check=True)
+
+
+# -- the exit line says what is true ---------------------------------------------------------------
+
+
+def _doc(*statuses_and_severities: tuple[str, str], complete: bool = True) -> dict[str, object]:
+    return {"complete": complete, "findings": [{"status": s, "severity": sev} for s, sev in statuses_and_severities]}
+
+
+FIVE_MEDIUM = [("fail", "medium")] * 5
+
+
+@pytest.mark.parametrize("findings, fail_on, expected", [
+    (FIVE_MEDIUM, "critical", (0, "no violation at or above severity critical (5 below it); nothing left unverified")),
+    (FIVE_MEDIUM, "none", (0, "5 failed finding(s), none counted (--fail-on none); nothing left unverified")),
+    (FIVE_MEDIUM, "medium", (1, "5 violation(s) at or above severity medium")),
+    ([*FIVE_MEDIUM, ("fail", "critical")], "high", (1, "1 violation(s) at or above severity high (5 more below it)")),
+    ([*FIVE_MEDIUM, ("error", "high")], "critical", (3, "1 finding(s) could not be verified; no violation at or above severity critical (5 below it)")),
+    ([("error", "high"), ("pass", "high")], "low", (3, "1 finding(s) could not be verified; no violation")),
+    ([("pass", "high"), ("skipped", "low")], "low", (0, "compliant: no violation, nothing left unverified")),
+    ([("pass", "high"), ("waived", "low")], "low", (0, "compliant: no violation, 1 waived, nothing left unverified")),
+    ([], "low", (3, "no control ran: nothing was verified")),
+])
+def test_the_exit_line_says_what_is_true(findings, fail_on, expected):
+    from auditor.cli import exit_code
+
+    assert exit_code(_doc(*findings), fail_on) == expected
+    assert "compliant" not in exit_code(_doc(*findings), fail_on)[1] or not any(s == "fail" for s, _ in findings)
+
+
+def test_failures_below_fail_on_are_not_called_compliant(tmp_path, local_inventory, capsys):
+    backups = tmp_path / "b"
+    backups.mkdir()
+    for i in range(5):  # five old backups readable by everyone
+        (backups / f"db{i}.sql.gz").write_text("x")
+        os.chmod(backups / f"db{i}.sql.gz", 0o644)
+    inv = local_inventory(f"servers:\n  - {{name: h, connection: local, backup_paths: [{backups}]}}\n")
+    assert main(["run", inv, "--out", str(tmp_path / "r"), "--only", "ACCESS-BACKUP-FILE-PERMISSIONS", "--fail-on", "critical"]) == 0
+    out = capsys.readouterr().out
+    run = json.load(open(os.path.join(report_folders(str(tmp_path / "r"))[0], "run.json")))
+    failed = [f for f in run["findings"] if f["status"] == "fail"]
+    assert failed and all(f["severity"] != "critical" for f in failed)
+    assert f"exit 0: no violation at or above severity critical ({len(failed)} below it); nothing left unverified" in out
+    assert "compliant" not in out
