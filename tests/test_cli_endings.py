@@ -194,3 +194,67 @@ def test_failures_below_fail_on_are_not_called_compliant(tmp_path, local_invento
     assert failed and all(f["severity"] != "critical" for f in failed)
     assert f"exit 0: no violation at or above severity critical ({len(failed)} below it); nothing left unverified" in out
     assert "compliant" not in out
+
+
+# -- concurrent runs into one --out ----------------------------------------------------------------
+
+
+def test_concurrent_runs_into_one_out_each_get_their_own_complete_folder(tmp_path, plugin_path, local_inventory):
+    """12 `auditor run` processes at once, same --out: 12 complete, distinct, verifying folders, 12 history rows.
+
+    Every run waits at a gate (a collector of the test plug-in) until all 12 are
+    waiting, so that they write their reports in the same second and compete
+    for the same folder name.
+    """
+    n = 12
+    inv = local_inventory("servers:\n  - {name: h, connection: local}\n")
+    out = tmp_path / "reports"
+    gate = tmp_path / "gate"
+    env = dict(ENV, PYTHONPATH=plugin_path, AUDITOR_TEST_GATE=str(gate))
+    procs = [
+        subprocess.Popen(_auditor("run", inv, "--out", str(out), "--only", "TEST-GATE", "-q"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(n)
+    ]
+    try:
+        _wait_until_waiting_at_the_gate(procs, gate)
+        gate.write_text("open")
+        results = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (stdout, stderr) in zip(procs, results):
+        assert p.returncode == 0, (p.returncode, stdout, stderr)
+        assert "Traceback" not in stderr and "warning" not in stderr, stderr
+    folders = report_folders(str(out))
+    assert len(folders) == n and len(set(folders)) == n
+    assert any("-" in os.path.basename(f) for f in folders), "the runs competed for a name (same second)"
+    printed = sorted(line.split("report: ", 1)[1].rsplit("/report.html", 1)[0] for _, (stdout, _) in zip(procs, results) for line in stdout.splitlines() if line.startswith("report: "))
+    assert printed == sorted(folders), "each run names its own folder"
+    run_ids = set()
+    for folder in folders:
+        verify = subprocess.run(_auditor("verify", folder), env=env, capture_output=True, text=True, timeout=120)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        run = json.load(open(os.path.join(folder, "run.json")))
+        assert run["complete"] is True
+        run_ids.add(run["run_id"])
+    assert len(run_ids) == n
+    assert not [name for name in os.listdir(out) if name.startswith(".") and name != ".auditor.lock"], "no staging folder left behind"
+    assert os.path.realpath(out / "latest") == os.path.realpath(folders[-1]), "latest is the newest folder"
+    history = subprocess.run(_auditor("history", "--history", str(out / "history.sqlite"), "--json", "--limit", "50"), env=env, capture_output=True, text=True, timeout=120)
+    assert history.returncode == 0, history.stderr
+    assert {r["run_id"] for r in json.loads(history.stdout)["runs"]} == run_ids
+
+
+def _wait_until_waiting_at_the_gate(procs, gate, timeout: float = 120) -> None:
+    """Until each process has said, through the gate collector, that it waits."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            assert p.poll() is None, p.communicate()
+        if all(os.path.exists(f"{gate}.waiting.{p.pid}") for p in procs):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the runs never all reached the gate")
