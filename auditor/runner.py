@@ -130,11 +130,7 @@ class Runner:
                         self.progress(len(results), len(plans), plan.target.id, counts)
         except KeyboardInterrupt:
             complete = False
-            self.cancel.set()
-            with self._live_lock:
-                live = list(self._live)
-            for conn in live:  # stops commands in flight; their facts become errors
-                _close_quietly(conn)
+            self.interrupt()
             self.notices.append("the run was interrupted (Ctrl-C); targets not finished are reported as error")
         finally:
             pool.shutdown(wait=complete, cancel_futures=True)
@@ -166,6 +162,29 @@ class Runner:
             waivers=waiver_section,
         )
 
+    def interrupt(self) -> None:
+        """Cancel the run: close every open connection (their commands stop, their facts become errors).
+
+        The flag is set and the open connections are taken under the lock that
+        :meth:`_register` holds, so a connection opened at that moment is either
+        taken here and closed, or refused by :meth:`_register` and closed there:
+        none escapes to run its commands to the end.
+        """
+        with self._live_lock:
+            self.cancel.set()
+            live = list(self._live)
+        for conn in live:
+            _close_quietly(conn)
+
+    def _register(self, conn: Any) -> bool:
+        """Record ``conn`` as open, unless the run was cancelled (then close it and say so)."""
+        with self._live_lock:
+            if not self.cancel.is_set():
+                self._live.add(conn)
+                return True
+        _close_quietly(conn)
+        return False
+
     # -- one target ---------------------------------------------------------
 
     def audit_target(self, plan: TargetPlan) -> tuple[list[Fact], list[Finding]]:
@@ -188,9 +207,10 @@ class Runner:
                     continue
                 if col.transport not in connections and col.transport not in broken:
                     try:
-                        connections[col.transport] = conn = self.transports.open(col.transport, target)
-                        with self._live_lock:
-                            self._live.add(conn)
+                        conn = self.transports.open(col.transport, target)
+                        if not self._register(conn):  # cancelled while it was being opened
+                            raise CollectError(Reason.INTERRUPTED, "the run was interrupted before this fact was gathered")
+                        connections[col.transport] = conn
                         if (identity := self._identity_fact(target, conn)) is not None:
                             extra.append(identity)
                     except (CollectError, NotApplicable) as exc:

@@ -1,0 +1,88 @@
+"""Cancelling a run has no window: a connection or command started just as the
+run is cancelled is stopped like every other (issue 12, item 15).
+
+Each test puts the cancellation exactly in the window that used to let work
+escape, with a hook on the real code path (real sshd, real paramiko), so the
+race is exercised every time rather than once in a while under load.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from auditor.inventory import load_inventory
+from auditor.policy import load_policy
+from auditor.registry import Registry
+from auditor.runner import RunOptions, Runner, make_plan
+from auditor.transports import ConnectOptions, Transports
+
+from sshd_server import make_key, sshd_factory  # noqa: F401 - fixture
+
+
+def _remote(pattern: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", f"^{pattern}$"], capture_output=True, text=True)
+    return [int(p) for p in found.stdout.split()]
+
+
+def _gone(pattern: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _remote(pattern):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def server(sshd_factory, tmp_path):
+    sshd = sshd_factory("race")
+    key = make_key(str(tmp_path), "id_ed25519")
+    sshd.authorize(key)
+    known = tmp_path / "known_hosts"
+    known.write_text(sshd.known_hosts_line())
+    return {"host": "127.0.0.1", "port": sshd.port, "user": "root", "key_file": key, "known_hosts": str(known)}
+
+
+def test_a_connection_opened_as_the_run_is_cancelled_is_closed(server, tmp_path, test_plugin):
+    """Ctrl-C lands after a worker checked the cancel flag and opened its connection, before it registered it.
+
+    Before: the handler closed the connections it knew, this one was not among
+    them, and the worker went on to run `sleep 60` to its end (the process then
+    could not exit for a minute).
+    """
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("servers:\n  - {name: box, " + ", ".join(f"{k}: {v}" for k, v in server.items()) + "}\n")
+    registry = Registry([test_plugin])
+    runner = Runner(registry, load_inventory(str(inventory)), load_policy("baseline-eu", Registry.load()), RunOptions(only=("TEST-SLOW",)))
+    (plan,), _ = make_plan(registry, runner.inventory, runner.options)
+    real_open = runner.transports.open
+
+    def open_then_ctrl_c(need: str, target: Any) -> Any:
+        conn = real_open(need, target)
+        runner.interrupt()  # what the Ctrl-C handler does, exactly now
+        return conn
+
+    runner.transports.open = open_then_ctrl_c  # type: ignore[method-assign]
+    box: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: box.update(result=runner.audit_target(plan)), daemon=True)
+    t0 = time.monotonic()
+    worker.start()
+    worker.join(20)
+    try:
+        assert not worker.is_alive(), "the target's work outlived the cancellation"
+        facts, findings = box["result"]
+        (slow,) = [f for f in facts if f.name == "test.slow"]
+        assert (slow.status, slow.reason) == ("error", "interrupted"), slow
+        assert [f.status.value for f in findings] == ["error"]
+        assert time.monotonic() - t0 < 15
+        assert _gone("sleep 60", 5), "sleep 60 still running on the server"
+    finally:
+        runner.transports.close()
+        for pid in _remote("sleep 60"):
+            os.kill(pid, 9)
