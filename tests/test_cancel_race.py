@@ -86,3 +86,75 @@ def test_a_connection_opened_as_the_run_is_cancelled_is_closed(server, tmp_path,
         runner.transports.close()
         for pid in _remote("sleep 60"):
             os.kill(pid, 9)
+
+
+def test_a_command_started_as_its_connection_closes_is_stopped(server, tmp_path):
+    """close() (Ctrl-C) comes while a command is being started: after its channel was
+    registered, before the server started the command.
+
+    close() signals the channel then, when the command does not exist yet (the
+    signal is lost), and drops the connection; the command, started in between,
+    survived on the server (sshd does not end a session's process when the
+    connection goes). Hooks on the real channel and transport put the start
+    exactly between the signal and the disconnection.
+    """
+    from auditor.model import Target
+
+    target = Target(id="server:box", kind="server", name="box", address="127.0.0.1", settings=server)
+    transports = Transports(ConnectOptions(), {target.id: target})
+    conn = transports.open("shell", target)
+    real_open_session, real_close = conn.ssh.open_session, conn.ssh.close
+    in_exec, exec_done = threading.Event(), threading.Event()
+
+    def open_session(*args: Any, **kwargs: Any) -> Any:
+        chan = real_open_session(*args, **kwargs)
+        real_exec = chan.exec_command
+
+        def exec_command(command: str) -> None:
+            in_exec.set()
+            deadline = time.monotonic() + 10
+            while not conn._closed and time.monotonic() < deadline:  # noqa: SLF001 - the hook waits for close() to begin
+                time.sleep(0.01)
+            time.sleep(0.2)  # close() has signalled the (not yet started) command by now
+            try:
+                real_exec(command)
+                deadline = time.monotonic() + 5
+                while not _remote("sleep 302") and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                box["started"] = bool(_remote("sleep 302"))
+            finally:
+                exec_done.set()
+
+        chan.exec_command = exec_command
+        return chan
+
+    def close_after_the_start() -> None:
+        exec_done.wait(10)  # the disconnection comes after the command started
+        real_close()
+
+    conn.ssh.open_session = open_session
+    conn.ssh.close = close_after_the_start
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = conn.run(["sleep", "302"], timeout=60)
+        except Exception as exc:  # noqa: BLE001
+            box["error"] = exc
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    try:
+        assert in_exec.wait(10)
+        closer = threading.Thread(target=conn.close, daemon=True)
+        closer.start()
+        closer.join(15)
+        runner.join(15)
+        assert not closer.is_alive() and not runner.is_alive()
+        assert box.get("started"), "the hook did not start the command: the test proves nothing"
+        assert getattr(box.get("error"), "reason", None) is not None and box["error"].reason.value == "interrupted", box
+        assert _gone("sleep 302", 5), "sleep 302 still running on the server after close()"
+    finally:
+        transports.close()
+        for pid in _remote("sleep 302"):
+            os.kill(pid, 9)
