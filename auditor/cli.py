@@ -8,11 +8,13 @@ Exit codes (also in README and ``auditor --help``):
   3  could not verify: no violation at/above --fail-on, but some findings are errors
  70  internal error (a bug in auditor; please report it)
 130  interrupted (Ctrl-C); the partial report is still written, marked incomplete
+143  stopped by SIGTERM (e.g. systemd stopping the unit); the partial report is written, as for 130
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -31,6 +33,7 @@ from .integrity import PASSPHRASE_ENV, key_id, load_private_key, write_atomic
 from .report import FORMATS, RENDERERS, run_document, write_report
 from .report.i18n import LANGUAGES
 from .runner import RunOptions, Runner, make_plan
+from .signals import StopSignals
 from .timeutil import utc_now
 from .transports import ConnectOptions
 
@@ -43,6 +46,7 @@ EXIT_CODES_HELP = """exit codes:
   3    could not verify: no violation at or above --fail-on, but some findings are errors
   70   internal error in auditor (a bug: please report it with the message)
   130  interrupted (Ctrl-C): the partial report is written and marked incomplete
+  143  stopped by SIGTERM: as 130
 """
 
 MAIN_HELP = """\
@@ -282,9 +286,11 @@ def _main(argv: Sequence[str] | None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    stop = StopSignals()
     try:
         if args.command == "run":
-            return cmd_run(args)
+            with stop:  # SIGINT and SIGTERM end the run with its report written
+                return cmd_run(args, stop)
         command = {"validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
         return command[args.command](args)
     except InputError as exc:
@@ -295,7 +301,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("auditor: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return stop.exit_code or EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001 - a bug: say so, with the trace
         print("auditor: internal error (this is a bug in auditor; please report it with the text below)", file=sys.stderr)
         traceback.print_exc()
@@ -410,7 +416,7 @@ class Progress:
             self.stream.flush()
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, stop: StopSignals | None = None) -> int:
     formats = _split([args.format])
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -446,7 +452,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(concurrency=args.concurrency, timeout=args.timeout, host_timeout=args.host_timeout, only=_split(args.only), limit=_split(args.limit), connect=connect)
     make_plan(registry, inventory, options)  # bad --only/--limit: exit 2 before anything is contacted
     progress = Progress(sys.stderr, sys.stderr.isatty() and not args.quiet and not args.no_progress)
-    run = Runner(registry, inventory, policy, options, progress, waivers=waivers).run()
+    runner = Runner(registry, inventory, policy, options, progress, waivers=waivers)
+    with stop.stopping(runner.stop) if stop is not None else contextlib.nullcontext():
+        run = runner.run()
     progress.finish()
     lang = args.lang or (policy.language if policy.language in LANGUAGES else "en")
     doc = run_document(run, lang)
@@ -466,6 +474,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         extra.append(comparison)
     else:
         code, why = exit_code(doc, args.fail_on)
+    if code == EXIT_INTERRUPTED and stop is not None and stop.exit_code is not None:
+        code, why = stop.exit_code, f"the run was interrupted ({stop.name}); the report is incomplete"  # 143: SIGTERM
     if removed:
         extra.append(f"pruned {len(removed)} old report folder(s) (--keep {args.keep})")
     if signing_key is not None:

@@ -258,3 +258,88 @@ def _wait_until_waiting_at_the_gate(procs, gate, timeout: float = 120) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("the runs never all reached the gate")
+
+
+# -- signals: a second Ctrl-C, SIGTERM -------------------------------------------------------------
+
+
+@pytest.fixture
+def ssh_inventory(tmp_path):
+    """An inventory with one real sshd target (logged in as root with a key of the test)."""
+    from sshd_server import make_key, start_sshd
+
+    server = start_sshd(str(tmp_path / "sshd"))
+    key = make_key(str(tmp_path), "id_ed25519")
+    server.authorize(key)
+    known = tmp_path / "known_hosts"
+    known.write_text(server.known_hosts_line())
+    inv = tmp_path / "ssh.yaml"
+    inv.write_text(f"servers:\n  - {{name: box, host: 127.0.0.1, port: {server.port}, user: root, key_file: {key}, known_hosts: {known}}}\n")
+    try:
+        yield str(inv), server
+    finally:
+        server.stop()
+
+
+def _remote_sleep(server, seconds: str = "60") -> list[int]:
+    found = []
+    for pid in server.session_pids():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if fh.read() == f"sleep\0{seconds}\0".encode():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("signals, code, why", [
+    (["SIGINT", "SIGINT"], 130, "Ctrl-C"),
+    (["SIGINT", "SIGINT", "SIGINT"], 130, "Ctrl-C"),
+    (["SIGTERM"], 143, "SIGTERM"),
+    (["SIGTERM", "SIGTERM"], 143, "SIGTERM"),
+    (["SIGTERM", "SIGINT"], 143, "SIGTERM"),
+])
+def test_signals_end_the_run_with_its_report_written(tmp_path, plugin_path, ssh_inventory, signals, code, why):
+    """A second Ctrl-C shortly after the first, or SIGTERM (systemd stopping the unit), ends the run
+    like the first Ctrl-C: report written and verifying, complete: false, a history row, 130 / 143."""
+    import signal
+    import time
+
+    inv, server = ssh_inventory
+    out = tmp_path / "reports"
+    proc = subprocess.Popen(
+        _auditor("run", inv, "--out", str(out), "--only", "TEST-SLOW,TEST-GOOD"),
+        env=dict(ENV, PYTHONPATH=plugin_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _remote_sleep(server) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        assert _remote_sleep(server), "the slow command never started on the server"
+        for name in signals:
+            proc.send_signal(getattr(signal, name))
+            time.sleep(0.02)  # the next one lands while the first is being handled
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, (stdout, stderr)
+    assert "Traceback" not in stderr, stderr
+    assert f"exit {code}: the run was interrupted" in stdout
+    (folder,) = report_folders(str(out))
+    run = json.load(open(os.path.join(folder, "run.json")))
+    assert run["complete"] is False
+    assert any(f"the run was interrupted ({why})" in n for n in run["notices"])
+    slow = [f for f in run["findings"] if f["control"] == "TEST-SLOW"]
+    assert [(f["status"], f["reason"]) for f in slow] == [("error", "interrupted")]
+    verify = subprocess.run(_auditor("verify", folder), env=ENV, capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout
+    history = subprocess.run(_auditor("history", "--history", str(out / "history.sqlite"), "--json"), env=ENV, capture_output=True, text=True, timeout=120)
+    assert [r["run_id"] for r in json.loads(history.stdout)["runs"]] == [run["run_id"]]
+    assert [r["complete"] for r in json.loads(history.stdout)["runs"]] == [False]
+    deadline = time.monotonic() + 10
+    while _remote_sleep(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _remote_sleep(server), "the command was left running on the server"
