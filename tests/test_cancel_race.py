@@ -9,7 +9,6 @@ race is exercised every time rather than once in a while under load.
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from typing import Any
@@ -25,15 +24,31 @@ from auditor.transports import ConnectOptions, Transports
 from sshd_server import make_key, sshd_factory  # noqa: F401 - fixture
 
 
+_SSHD: list[Any] = []  # the server of the running test: only its processes are looked at
+
+
+def _cmdline(pattern: str) -> bytes:
+    return (pattern.replace(" ", "\0") + "\0").encode()
+
+
 def _remote(pattern: str) -> list[int]:
-    found = subprocess.run(["pgrep", "-f", f"^{pattern}$"], capture_output=True, text=True)
-    return [int(p) for p in found.stdout.split()]
+    """PIDs of processes under the test's own sshd whose command line is ``pattern`` (other tests may run theirs)."""
+    return [pid for pid in (_SSHD[-1].session_pids() if _SSHD else ()) if _alive(pid, pattern)]
 
 
-def _gone(pattern: str, seconds: float) -> bool:
+def _alive(pid: int, pattern: str) -> bool:
+    """Whether ``pid`` still runs ``pattern`` (once its session is gone it is no longer under sshd: follow the PID)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read() == _cmdline(pattern)
+    except OSError:
+        return False
+
+
+def _gone(pids: list[int], pattern: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not _remote(pattern):
+        if not any(_alive(pid, pattern) for pid in pids):
             return True
         time.sleep(0.05)
     return False
@@ -42,6 +57,7 @@ def _gone(pattern: str, seconds: float) -> bool:
 @pytest.fixture
 def server(sshd_factory, tmp_path):
     sshd = sshd_factory("race")
+    _SSHD.append(sshd)
     key = make_key(str(tmp_path), "id_ed25519")
     sshd.authorize(key)
     known = tmp_path / "known_hosts"
@@ -81,7 +97,7 @@ def test_a_connection_opened_as_the_run_is_cancelled_is_closed(server, tmp_path,
         assert (slow.status, slow.reason) == ("error", "interrupted"), slow
         assert [f.status.value for f in findings] == ["error"]
         assert time.monotonic() - t0 < 15
-        assert _gone("sleep 60", 5), "sleep 60 still running on the server"
+        assert _remote("sleep 60") == [], "sleep 60 was started on the server"
     finally:
         runner.transports.close()
         for pid in _remote("sleep 60"):
@@ -121,7 +137,7 @@ def test_a_command_started_as_its_connection_closes_is_stopped(server, tmp_path)
                 deadline = time.monotonic() + 5
                 while not _remote("sleep 302") and time.monotonic() < deadline:
                     time.sleep(0.01)
-                box["started"] = bool(_remote("sleep 302"))
+                box["started"] = _remote("sleep 302")
             finally:
                 exec_done.set()
 
@@ -153,8 +169,9 @@ def test_a_command_started_as_its_connection_closes_is_stopped(server, tmp_path)
         assert not closer.is_alive() and not runner.is_alive()
         assert box.get("started"), "the hook did not start the command: the test proves nothing"
         assert getattr(box.get("error"), "reason", None) is not None and box["error"].reason.value == "interrupted", box
-        assert _gone("sleep 302", 5), "sleep 302 still running on the server after close()"
+        assert _gone(box["started"], "sleep 302", 5), "sleep 302 still running on the server after close()"
     finally:
         transports.close()
-        for pid in _remote("sleep 302"):
-            os.kill(pid, 9)
+        for pid in box.get("started") or []:
+            if _alive(pid, "sleep 302"):
+                os.kill(pid, 9)

@@ -317,7 +317,8 @@ def test_signals_end_the_run_with_its_report_written(tmp_path, plugin_path, ssh_
         while not _remote_sleep(server) and time.monotonic() < deadline:
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.05)
-        assert _remote_sleep(server), "the slow command never started on the server"
+        started = _remote_sleep(server)
+        assert started, "the slow command never started on the server"
         for name in signals:
             proc.send_signal(getattr(signal, name))
             time.sleep(0.02)  # the next one lands while the first is being handled
@@ -339,7 +340,15 @@ def test_signals_end_the_run_with_its_report_written(tmp_path, plugin_path, ssh_
     history = subprocess.run(_auditor("history", "--history", str(out / "history.sqlite"), "--json"), env=ENV, capture_output=True, text=True, timeout=120)
     assert [r["run_id"] for r in json.loads(history.stdout)["runs"]] == [run["run_id"]]
     assert [r["complete"] for r in json.loads(history.stdout)["runs"]] == [False]
-    deadline = time.monotonic() + 10
-    while _remote_sleep(server) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # followed by PID: a process whose session ended is no longer under sshd
+    while any(_runs(pid, b"sleep\0" + b"60\0") for pid in started) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _remote_sleep(server), "the command was left running on the server"
+    assert not any(_runs(pid, b"sleep\0" + b"60\0") for pid in started), "the command was left running on the server"
+
+
+def _runs(pid: int, cmdline: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read() == cmdline
+    except OSError:
+        return False
