@@ -8,11 +8,13 @@ Exit codes (also in README and ``auditor --help``):
   3  could not verify: no violation at/above --fail-on, but some findings are errors
  70  internal error (a bug in auditor; please report it)
 130  interrupted (Ctrl-C); the partial report is still written, marked incomplete
+143  stopped by SIGTERM (e.g. systemd stopping the unit); the partial report is written, as for 130
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -29,11 +31,12 @@ from .model import FAMILIES, Severity, Status
 from .policy import DEFAULT_POLICY, builtin_policies, load_policy
 from .redact import mask_credentials
 from .registry import Registry, RegistryError
-from .folders import newest_report, point_latest, prune, write_with_free_name
+from .folders import newest_report, point_latest, prune, unusable_out, write_with_free_name
 from .integrity import PASSPHRASE_ENV, key_id, load_private_key, write_atomic
 from .report import FORMATS, RENDERERS, run_document, write_report
 from .report.i18n import LANGUAGES
 from .runner import RunOptions, Runner, make_plan
+from .signals import StopSignals
 from .timeutil import utc_now
 from .transports import ConnectOptions
 
@@ -46,6 +49,7 @@ EXIT_CODES_HELP = """exit codes:
   3    could not verify: no violation at or above --fail-on, but some findings are errors
   70   internal error in auditor (a bug: please report it with the message)
   130  interrupted (Ctrl-C): the partial report is written and marked incomplete
+  143  stopped by SIGTERM: as 130
 """
 
 MAIN_HELP = """\
@@ -236,16 +240,73 @@ def _quiet_library_logs() -> None:
         logger.propagate = False
 
 
+class _ReaderMayLeave:
+    """stdout (or stderr) for which a reader that goes away (``auditor controls | head -1``) is a normal end.
+
+    The first write or flush that meets a closed pipe points the file
+    descriptor at /dev/null (so that nothing fails later, not even the
+    interpreter's last flush) and drops the rest of the output quietly. The
+    command itself goes on: a run still writes its report and every command
+    still exits with its own verdict, never with a made-up one.
+    """
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+        self.reader_left = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._discard_from_now_on()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._discard_from_now_on()
+
+    def _discard_from_now_on(self) -> None:
+        self.reader_left = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to redirect
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet_library_logs()
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ReaderMayLeave(stdout), _ReaderMayLeave(stderr)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()  # here, where a reader that left is still handled (usage and --help too)
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    stop = StopSignals()
     try:
         if args.command == "run":
-            return cmd_run(args)
+            with stop:  # SIGINT and SIGTERM end the run with its report written
+                return cmd_run(args, stop)
         command = {"validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
         return command[args.command](args)
     except InputError as exc:
@@ -256,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("auditor: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return stop.exit_code or EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001 - a bug: say so, with the trace
         print("auditor: internal error (this is a bug in auditor; please report it with the text below)", file=sys.stderr)
         print("\n".join(terminal(line) for line in traceback.format_exc().splitlines()), file=sys.stderr)
@@ -371,7 +432,7 @@ class Progress:
             self.stream.flush()
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, stop: StopSignals | None = None) -> int:
     formats = _split([args.format])
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -380,6 +441,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Everything the user gave is checked before any target is contacted.
     problems: list[Problem] = []
     waivers = signing_key = baseline = None
+    if (out_problem := unusable_out(args.out)) is not None:
+        problems.append(Problem("--out", None, None, out_problem))
     if args.known_hosts and not os.path.isfile(os.path.expanduser(args.known_hosts)):
         problems.append(Problem("--known-hosts", None, None, f"{args.known_hosts}: file not found"))
     if args.waivers:
@@ -405,7 +468,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(concurrency=args.concurrency, timeout=args.timeout, host_timeout=args.host_timeout, only=_split(args.only), limit=_split(args.limit), connect=connect)
     make_plan(registry, inventory, options)  # bad --only/--limit: exit 2 before anything is contacted
     progress = Progress(sys.stderr, sys.stderr.isatty() and not args.quiet and not args.no_progress)
-    run = Runner(registry, inventory, policy, options, progress, waivers=waivers).run()
+    runner = Runner(registry, inventory, policy, options, progress, waivers=waivers)
+    with stop.stopping(runner.stop) if stop is not None else contextlib.nullcontext():
+        run = runner.run()
     progress.finish()
     lang = args.lang or (policy.language if policy.language in LANGUAGES else "en")
     doc = run_document(run, lang)
@@ -426,6 +491,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         extra.append(comparison)
     else:
         code, why = exit_code(doc, args.fail_on)
+    if code == EXIT_INTERRUPTED and stop is not None and stop.exit_code is not None:
+        code, why = stop.exit_code, f"the run was interrupted ({stop.name}); the report is incomplete"  # 143: SIGTERM
     if removed:
         extra.append(f"pruned {len(removed)} old report folder(s) (--keep {args.keep})")
     if signing_key is not None:
@@ -587,19 +654,32 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def exit_code(doc: Mapping[str, Any], fail_on: str) -> tuple[int, str]:
+    """The exit code of a run and its reason, which says what is true: failures below
+    ``--fail-on`` are counted as such, never called compliant."""
     findings = doc["findings"]
     threshold = None if fail_on == "none" else Severity(fail_on).rank
-    violations = [f for f in findings if f["status"] == Status.FAIL.value and threshold is not None and Severity(f["severity"]).rank >= threshold]
+    failed = [f for f in findings if f["status"] == Status.FAIL.value]
+    violations = [f for f in failed if threshold is not None and Severity(f["severity"]).rank >= threshold]
+    below = len(failed) - len(violations)
     errors = [f for f in findings if f["status"] == Status.ERROR.value]
+    waived = sum(1 for f in findings if f["status"] == Status.WAIVED.value)
     if not doc["complete"]:
         return EXIT_INTERRUPTED, "the run was interrupted; the report is incomplete"
     if violations:
-        return EXIT_VIOLATIONS, f"{len(violations)} violation(s) at or above severity {fail_on}"
+        return EXIT_VIOLATIONS, f"{len(violations)} violation(s) at or above severity {fail_on}" + (f" ({below} more below it)" if below else "")
+    if fail_on == "none":
+        verdict = f"{len(failed)} failed finding(s), none counted (--fail-on none)" if failed else "no violation"
+    else:
+        verdict = f"no violation at or above severity {fail_on} ({below} below it)" if below else "no violation"
+    if waived:
+        verdict += f", {waived} waived"
     if errors:
-        return EXIT_UNVERIFIED, f"{len(errors)} finding(s) could not be verified"
+        return EXIT_UNVERIFIED, f"{len(errors)} finding(s) could not be verified; {verdict}"
     if not findings:
         return EXIT_UNVERIFIED, "no control ran: nothing was verified"
-    return EXIT_OK, "compliant: no violation, nothing left unverified"
+    if failed:
+        return EXIT_OK, f"{verdict}; nothing left unverified"
+    return EXIT_OK, f"compliant: {verdict}, nothing left unverified"
 
 
 def _print_summary(doc: Mapping[str, Any], folder: str, code: int, why: str, quiet: bool, extra: Sequence[str] = ()) -> None:

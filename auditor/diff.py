@@ -674,13 +674,19 @@ def diff_exit_code(d: RunDiff, fail_on: str = DEFAULT_FAIL_ON, min_severity: str
     if fail_on == "any-violations":
         if new or open_:
             return EXIT_VIOLATIONS, f"{len(new) + len(open_)} violation(s) in the new run at or above severity {min_severity} ({len(new)} new, {len(open_)} still open){caveat}"
-        return EXIT_OK, f"no violation in the new run at or above severity {min_severity}{caveat}"
+        under = len(d.new_violations) + len(d.still_open) - len(new) - len(open_)
+        return EXIT_OK, f"no violation in the new run at or above severity {min_severity}{f' ({under} below it)' if under else ''}{caveat}"
     if new:
         return EXIT_VIOLATIONS, f"{len(new)} new violation(s) at or above severity {min_severity}{caveat}"
     if fail_on == "new-findings" and d.new_errors:
         return EXIT_UNVERIFIED, f"{len(d.new_errors)} new error(s): could not verify{caveat}"
-    rest = f" ({len(open_)} still open)" if open_ else ""
-    what = "new violation or new error" if fail_on == "new-findings" else f"new violation at or above severity {min_severity}"
+    below = len(d.new_violations) - len(new)  # new, but under min_severity: said, never hidden
+    notes = [f"{below} new below it"] * bool(below) + [f"{len(open_)} still open"] * bool(open_)
+    rest = f" ({', '.join(notes)})" if notes else ""
+    if fail_on == "new-findings":
+        what = f"new violation at or above severity {min_severity} or new error" if below else "new violation or new error"
+    else:
+        what = f"new violation at or above severity {min_severity}"
     return EXIT_OK, f"no {what}{rest}{caveat}"
 
 

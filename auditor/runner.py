@@ -102,6 +102,7 @@ class Runner:
         self.options = options
         self.progress = progress
         self.cancel = threading.Event()
+        self._stop_asked: str | None = None  # set by stop() (a signal handler): why the run must end now
         self._live: set[Any] = set()  # open connections, closed at once on Ctrl-C
         self._live_lock = threading.Lock()
         self.params = MappingProxyType(dict(policy.parameters))
@@ -119,7 +120,7 @@ class Runner:
         futures = {pool.submit(self.audit_target, plan): plan for plan in plans}
         pending = set(futures)
         try:
-            while pending:
+            while pending and self._stop_asked is None:
                 done, pending = concurrent.futures.wait(pending, timeout=0.2, return_when=concurrent.futures.FIRST_COMPLETED)
                 for fut in done:
                     plan = futures[fut]
@@ -129,14 +130,12 @@ class Runner:
                     if self.progress:
                         self.progress(len(results), len(plans), plan.target.id, counts)
         except KeyboardInterrupt:
-            complete = False
-            self.cancel.set()
-            with self._live_lock:
-                live = list(self._live)
-            for conn in live:  # stops commands in flight; their facts become errors
-                _close_quietly(conn)
-            self.notices.append("the run was interrupted (Ctrl-C); targets not finished are reported as error")
+            self.stop("Ctrl-C")
         finally:
+            if self._stop_asked is not None and len(results) < len(plans):  # asked after the last target: complete
+                complete = False
+                self.interrupt()
+                self.notices.append(f"the run was interrupted ({self._stop_asked}); targets not finished are reported as error")
             pool.shutdown(wait=complete, cancel_futures=True)
             _close_quietly(self.transports)
         for plan in plans:
@@ -166,6 +165,38 @@ class Runner:
             waivers=waiver_section,
         )
 
+    def stop(self, why: str = "Ctrl-C") -> None:
+        """Ask the run to end now, as Ctrl-C does: what is unfinished becomes error, the Run is still returned.
+
+        Safe to call from a signal handler (it only records the request; the
+        run's own loop acts on it within 0.2 s). Only the first reason is kept.
+        """
+        if self._stop_asked is None:
+            self._stop_asked = why
+
+    def interrupt(self) -> None:
+        """Cancel the run: close every open connection (their commands stop, their facts become errors).
+
+        The flag is set and the open connections are taken under the lock that
+        :meth:`_register` holds, so a connection opened at that moment is either
+        taken here and closed, or refused by :meth:`_register` and closed there:
+        none escapes to run its commands to the end.
+        """
+        with self._live_lock:
+            self.cancel.set()
+            live = list(self._live)
+        for conn in live:
+            _close_quietly(conn)
+
+    def _register(self, conn: Any) -> bool:
+        """Record ``conn`` as open, unless the run was cancelled (then close it and say so)."""
+        with self._live_lock:
+            if not self.cancel.is_set():
+                self._live.add(conn)
+                return True
+        _close_quietly(conn)
+        return False
+
     # -- one target ---------------------------------------------------------
 
     def audit_target(self, plan: TargetPlan) -> tuple[list[Fact], list[Finding]]:
@@ -188,9 +219,10 @@ class Runner:
                     continue
                 if col.transport not in connections and col.transport not in broken:
                     try:
-                        connections[col.transport] = conn = self.transports.open(col.transport, target)
-                        with self._live_lock:
-                            self._live.add(conn)
+                        conn = self.transports.open(col.transport, target)
+                        if not self._register(conn):  # cancelled while it was being opened
+                            raise CollectError(Reason.INTERRUPTED, "the run was interrupted before this fact was gathered")
+                        connections[col.transport] = conn
                         if (identity := self._identity_fact(target, conn)) is not None:
                             extra.append(identity)
                     except (CollectError, NotApplicable) as exc:
@@ -284,9 +316,13 @@ class Runner:
         """Wait for a started collector (until its deadline) and make its fact."""
         ctx, timeout, started, t0, worker = box["ctx"], box["timeout"], box["started"], box["t0"], box["worker"]
         conn = ctx.conn
-        worker.join(max(0.0, t0 + timeout + 1.0 - time.monotonic()))
+        end = t0 + timeout + 1.0
+        while worker.is_alive() and not self.cancel.is_set() and time.monotonic() < end:
+            worker.join(min(0.2, max(0.0, end - time.monotonic())))
         ms = int((time.monotonic() - t0) * 1000)
         transport = getattr(conn, "transport", "")
+        if worker.is_alive() and self.cancel.is_set():  # the run is ending: do not wait for the deadline
+            return self._fact_error(target, col, CollectError(Reason.INTERRUPTED, f"the run was interrupted while collector {col.name} was running"), ms, transport, ctx, started)
         if worker.is_alive():
             return self._fact_error(target, col, CollectError(Reason.TIMEOUT, f"collector {col.name} did not finish within {timeout:g}s"), ms, transport, ctx, started)
         exc = box.get("error")

@@ -339,12 +339,12 @@ def _mixed() -> RunDiff:
 
 @pytest.mark.parametrize("fail_on, min_severity, expected", [
     ("new-violations", "low", (1, "1 new violation(s) at or above severity low")),
-    ("new-violations", "medium", (0, "no new violation at or above severity medium (1 still open)")),
+    ("new-violations", "medium", (0, "no new violation at or above severity medium (1 new below it, 1 still open)")),
     ("new-findings", "low", (1, "1 new violation(s) at or above severity low")),
     ("new-findings", "medium", (3, "1 new error(s): could not verify")),
     ("any-violations", "low", (1, "2 violation(s) in the new run at or above severity low (1 new, 1 still open)")),
     ("any-violations", "medium", (1, "1 violation(s) in the new run at or above severity medium (0 new, 1 still open)")),
-    ("any-violations", "high", (0, "no violation in the new run at or above severity high")),
+    ("any-violations", "high", (0, "no violation in the new run at or above severity high (2 below it)")),
     ("never", "low", (0, "--fail-on never: 1 new violation, 1 still open, 1 new error")),
 ])
 def test_exit_code_for_each_fail_on(fail_on, min_severity, expected):
@@ -357,6 +357,9 @@ def test_exit_code_defaults_and_quiet_diffs():
     for fail_on in ("new-violations", "new-findings", "any-violations", "never"):
         assert diff_exit_code(quiet, fail_on)[0] == 0
     assert diff_exit_code(quiet, "new-findings") == (0, "no new violation or new error")
+    # a new violation below the threshold is said, never hidden behind "no new violation"
+    low = diff_runs(run_doc([finding("ACCESS-A", "server:a", "pass", severity="low")]), run_doc([finding("ACCESS-A", "server:a", "fail", severity="low")], started_at=LATER))
+    assert diff_exit_code(low, "new-findings", "high") == (0, "no new violation at or above severity high or new error (1 new below it)")
 
 
 def test_bad_fail_on_or_severity_is_an_input_error_naming_the_choices():

@@ -132,11 +132,20 @@ def render_files(doc: dict[str, Any], formats: tuple[str, ...] = FORMATS, signin
 
 
 def write_report(doc: dict[str, Any], out_root: str, folder_name: str, formats: tuple[str, ...] = FORMATS, signing_key: Ed25519PrivateKey | None = None) -> str:
-    """Write all files of one report atomically into ``out_root/folder_name``."""
-    os.makedirs(out_root, exist_ok=True)
+    """Write all files of one report atomically into ``out_root/folder_name``.
+
+    Raises FileExistsError when that name is taken, whoever took it and
+    however many processes write into ``out_root`` at once: the name is
+    reserved by ``mkdir`` (atomic: exactly one process creates it), and the
+    complete staging folder then replaces the empty reserved one in a single
+    ``rename`` (POSIX lets a directory replace an empty one atomically). A
+    reader sees either no folder, an empty one (no manifest: not a report),
+    or the whole report.
+    """
     final = os.path.join(out_root, folder_name)
-    if os.path.exists(final):
+    if os.path.lexists(final):  # the common case, cheaply; the mkdir below is what decides
         raise FileExistsError(final)
+    os.makedirs(out_root, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{folder_name}.", dir=out_root)
     try:
         for name, blocks in iter_files(doc, formats, signing_key):
@@ -146,7 +155,12 @@ def write_report(doc: dict[str, Any], out_root: str, folder_name: str, formats: 
                 fh.flush()
                 os.fsync(fh.fileno())
         os.chmod(staging, 0o750)
-        os.rename(staging, final)
+        os.mkdir(final)  # FileExistsError: the name is someone else's
+        try:
+            os.rename(staging, final)
+        except BaseException:
+            os.rmdir(final)
+            raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -612,6 +612,8 @@ class SSHConnection:
         self._closed = False
         self._lock = threading.Lock()
         self._channels: dict[paramiko.Channel, bytearray] = {}  # live channels and their stderr so far
+        self._starting = 0  # commands registered whose exec request is not answered yet
+        self._started = threading.Condition(self._lock)  # notified when _starting goes down
 
     def __repr__(self) -> str:
         return f"<SSHConnection {self.endpoint.address}{' via ' + self.via if self.via else ''}>"
@@ -638,12 +640,14 @@ class SSHConnection:
         deadline = t0 + timeout
         chan = self._open_channel(deadline)
         err = bytearray()
-        with self._lock:
+        with self._lock:  # close() takes its list of channels under this lock: in it, or refused here
+            if self._closed:
+                chan.close()
+                raise CollectError(Reason.INTERRUPTED, "the command was stopped (run interrupted)")
             self._channels[chan] = err
+            self._starting += 1
         try:
-            for name, value in LOCALE.items():
-                chan.set_environment_variable(name, value)
-            chan.exec_command(command)
+            self._exec(chan, command, err, root_session)
             if preamble or input:
                 chan.sendall(preamble + (input or b""))
             _end_input(chan)  # stdin ends here: a command reading it gets EOF, never waits
@@ -672,18 +676,44 @@ class SSHConnection:
                 raise CollectError(Reason.UNREACHABLE, f"connection to {self.endpoint.host} lost while `{shown}` was running")
         return CommandResult(argv=recorded, exit_status=chan.exit_status, stdout=stdout, stderr=stderr, started_at=started, duration_ms=int((time.monotonic() - t0) * 1000), truncated=truncated)
 
+    def _exec(self, chan: paramiko.Channel, command: str, err: bytearray, root_session: bool) -> None:
+        """Start ``command`` on ``chan``; if :meth:`close` came meanwhile, stop it before close() goes on.
+
+        close() may have signalled this channel before the command existed
+        (a signal request for a session without a process is lost), so a
+        command started after close() began is stopped here, and close()
+        waits for that (``_starting``) before it drops the connection: a
+        command that started is always stopped, whatever the interleaving.
+        """
+        try:
+            for name, value in LOCALE.items():
+                chan.set_environment_variable(name, value)
+            chan.exec_command(command)
+            if self._closed:
+                if root_session:
+                    _read_pid_line(chan, err, time.monotonic() + STOP_GRACE)
+                self._stop(chan, err)
+        finally:
+            with self._lock:
+                self._starting -= 1
+                self._started.notify_all()
+
     def close(self) -> None:
         """End every command in flight (they fail with ``interrupted``), refuse new ones, disconnect.
 
         Closing the paramiko transport marks each of its channels closed,
         which wakes the runs waiting on them. (Closing a channel directly
-        would also close the file descriptor a run is waiting on.)
+        would also close the file descriptor a run is waiting on.) Commands
+        being started at this moment are stopped by their own run (see
+        :meth:`_exec`); the connection is dropped once they have been.
         """
-        self._closed = True
         with self._lock:
+            self._closed = True
             live = list(self._channels.items())
         for chan, err in live:  # stop the remote commands before the connection goes
             self._stop(chan, err)
+        with self._lock:
+            self._started.wait_for(lambda: self._starting == 0, timeout=2 * STOP_GRACE)
         self.ssh.close()
 
     def _stop(self, chan: paramiko.Channel, err: bytearray) -> None:
@@ -768,6 +798,22 @@ def _read_output(chan: paramiko.Channel, deadline: float, max_output: int, err: 
 
 
 PID_MARK = "auditor-pid:"
+STOP_GRACE = 2.0  # seconds to learn the PID of a root session's command that must be stopped
+
+
+def _read_pid_line(chan: paramiko.Channel, err: bytearray, deadline: float) -> None:
+    """Read stderr into ``err`` until its first line (the PID a root session's command prints) is there."""
+    chan.settimeout(0.1)
+    while b"\n" not in err and len(err) < 64 and time.monotonic() < deadline:
+        try:
+            chunk = chan.recv_stderr(64 - len(err))
+        except socket.timeout:
+            continue
+        except (paramiko.SSHException, EOFError, OSError):
+            return
+        if not chunk:
+            return
+        err += chunk
 
 
 def _pid_of(stderr: bytes) -> int | None:

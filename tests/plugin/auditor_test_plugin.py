@@ -7,6 +7,7 @@ whenever the evidence behind it is missing. Loaded directly, or through the
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -83,6 +84,20 @@ TEST_DENIED = control("TEST-DENIED", **_meta("TEST-DENIED", "test.denied"))(_ok)
 TEST_NO_EVIDENCE = control("TEST-NO-EVIDENCE", **_meta("TEST-NO-EVIDENCE", "test.no_evidence"))(_ok)
 TEST_WINDOW = control("TEST-WINDOW", **_meta("TEST-WINDOW", "test.window"))(_ok)
 TEST_SLOW = control("TEST-SLOW", **_meta("TEST-SLOW", "test.slow"))(_ok)
+
+
+@collector("test.gate", kinds=("server",), timeout=120)
+def gate(ctx):
+    """Says it waits (file $AUDITOR_TEST_GATE.waiting.PID), then waits until $AUDITOR_TEST_GATE exists: runs in several processes finish together."""
+    path = os.environ["AUDITOR_TEST_GATE"]
+    with open(f"{path}.waiting.{os.getpid()}", "w"):
+        pass
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    return ctx.run(["echo", "open"]).text.strip()
+
+
+TEST_GATE = control("TEST-GATE", **_meta("TEST-GATE", "test.gate"))(_ok)
 
 
 @control("TEST-EVALUATOR-RAISES", **_meta("TEST-EVALUATOR-RAISES", "test.good"))
