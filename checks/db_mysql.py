@@ -5,7 +5,8 @@ Two facts:
 * ``mysql.variables``: ``SHOW GLOBAL VARIABLES`` for TLS, secure transport
   and the bind address; any account may run it.
 * ``mysql.accounts``: every account's authentication methods, whether its
-  password is empty, whether it is locked, and its global privileges. On
+  password is empty, whether it is locked, its global privileges and the
+  TLS it requires (``ssl_type``: REQUIRE SSL/X509/ISSUER/SUBJECT). On
   MariaDB 10.4 and later from ``mysql.global_priv`` (which also holds the
   alternatives of ``IDENTIFIED VIA a OR b``), on MySQL and older MariaDB
   from ``mysql.user``; needs ``SELECT`` on that table. The table holds
