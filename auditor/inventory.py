@@ -178,7 +178,10 @@ def load_inventory(path: str) -> Inventory:
         positions = items.item_pos if isinstance(items, LList) else []
         for i, item in enumerate(items):
             pos = positions[i] if i < len(positions) else raw_doc.where(section)
-            merged = _with_defaults(item, defaults, fields)
+            merged, unset = _with_defaults(item, defaults, fields)
+            for key in unset:
+                if fields[key].required:
+                    chk.add(item.where(key), f"{section}[{i}].{key}: null unsets the default {key!r}, but every entry of {section} needs {key!r}; give this entry its own value")
             clean = check_mapping(merged, f"{section}[{i}]", pos, chk, fields, f"one entry of {section}")
             if clean is None or "name" not in clean:
                 continue
@@ -242,21 +245,30 @@ def _any_section_field(key: str) -> Field:
     return Field(check)
 
 
-def _with_defaults(item: Any, defaults: dict[str, Any], fields: dict[str, Field]) -> Any:
-    """Defaults fill keys the entry does not set, for sections that have them."""
+def _with_defaults(item: Any, defaults: dict[str, Any], fields: dict[str, Field]) -> tuple[Any, list[str]]:
+    """Defaults fill keys the entry does not set, for sections that have them; ``key: null`` unsets an inherited default.
+
+    Returns the merged entry and the keys the entry unset (an entry that is
+    not a mapping, or a null for a key without a default, is left for
+    :func:`check_mapping` to report).
+    """
     if not isinstance(item, LMap) or not defaults:
-        return item
+        return item, []
+    unset = [k for k in item if k in defaults and k in fields and item[k] is None]
+    keep = [k for k in unset if fields[k].required]  # reported by the caller; the default stays so that one problem is told once
     merged = LMap()
     merged.line, merged.column = item.line, item.column
     for k, v in defaults.items():
-        if k in fields and k not in item:
+        if k in fields and (k not in item or k in keep):
             merged[k] = _raw_default(v)
             merged.value_pos[k] = (item.line, item.column)
             merged.key_pos[k] = (item.line, item.column)
-    merged.update(item)
-    merged.key_pos.update(item.key_pos)
-    merged.value_pos.update(item.value_pos)
-    return merged
+    for k, v in item.items():
+        if k not in unset:
+            merged[k] = v
+    merged.key_pos.update({k: p for k, p in item.key_pos.items() if k not in unset or k in keep})
+    merged.value_pos.update({k: p for k, p in item.value_pos.items() if k not in unset or k in keep})
+    return merged, unset
 
 
 def _raw_default(v: Any) -> Any:

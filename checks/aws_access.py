@@ -30,7 +30,7 @@ from auditor.collect import Context
 from auditor.model import Target
 from auditor.registry import Outcome, collector, control, parameter
 
-from checks.aws_location import Judged, conclude, no_regions
+from checks.aws_location import Judged, _name_tag, conclude, named, no_regions
 
 PAB_SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 PUBLIC_GROUPS = {
@@ -121,7 +121,7 @@ def ec2_security_groups(ctx: Context) -> dict[str, Any]:
 
     def read(region: str) -> list[dict[str, Any]]:
         answer, _ = conn.paginate(ctx, "ec2", "DescribeSecurityGroups", region)
-        return [{"id": g["GroupId"], "name": g.get("GroupName"), "vpc": g.get("VpcId"), "ingress": [_permission(p) for p in g.get("IpPermissions", [])]}
+        return [{"id": g["GroupId"], "group_name": g.get("GroupName"), "name": _name_tag(g), "vpc": g.get("VpcId"), "ingress": [_permission(p) for p in g.get("IpPermissions", [])]}
                 for g in answer.get("SecurityGroups", [])]
 
     return conn.each_region(ctx, read)
@@ -205,6 +205,11 @@ def _restricted(condition: Mapping[str, Any]) -> bool:
             if key.lower() in RESTRICTING_KEYS and values and not any(str(v) in ("*", *OPEN_CIDRS) for v in values):
                 return True
     return False
+
+
+def _attached(volume: Mapping[str, Any]) -> str:
+    ids = [i for i in volume.get("attached_to") or [] if i]
+    return f" (attached to {', '.join(ids)})" if ids else ""
 
 
 def _port_order(port: str) -> tuple[int, str]:
@@ -291,7 +296,7 @@ def security_group_admin_ports(facts: Mapping[str, Any], params: Mapping[str, An
                     if cidr in OPEN_CIDRS:
                         exposed.setdefault(cidr, set()).update(shown_ports)
         shown = "; ".join(f"{', '.join(sorted(ports, key=_port_order))} to {cidr}" for cidr, ports in sorted(exposed.items()))
-        j.verdict(f"sg:{group['region']}/{group['id']}", not exposed, f"{group['id']} ({group['name']}) in {group['region']} opens {shown}")
+        j.verdict(f"sg:{group['region']}/{group['id']}", not exposed, f"{named(group)} in {group['region']} opens {shown}")
     return conclude(j, "security groups", "open administration or database ports to the internet", "keep administration and database ports closed to the internet")
 
 
@@ -307,7 +312,7 @@ def rds_not_public(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
         return none
     j = Judged()
     for db in j.regional(facts["rds.instances"], "rds:DescribeDBInstances"):
-        j.verdict(f"db:{db['region']}/{db['id']}", not db["public"], f"{db['id']} ({db['engine']}) in {db['region']} is publicly accessible")
+        j.verdict(f"db:{db['region']}/{db['id']}", not db["public"], f"{named(db)} ({db['engine']}) in {db['region']} is publicly accessible")
     return conclude(j, "databases", "are publicly accessible", "are private")
 
 
@@ -338,7 +343,7 @@ def ebs_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: T
         return none
     j = Judged()
     for vol in j.regional(facts["ec2.volumes"], "ec2:DescribeVolumes"):
-        j.verdict(f"volume:{vol['region']}/{vol['id']}", vol["encrypted"], f"volume {vol['id']} in {vol['region']} is not encrypted")
+        j.verdict(f"volume:{vol['region']}/{vol['id']}", vol["encrypted"], f"volume {named(vol)} in {vol['region']} is not encrypted{_attached(vol)}")
     return conclude(j, "volumes", "are not encrypted", "are encrypted")
 
 
@@ -353,5 +358,5 @@ def rds_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: T
         return none
     j = Judged()
     for db in j.regional(facts["rds.instances"], "rds:DescribeDBInstances"):
-        j.verdict(f"db:{db['region']}/{db['id']}", bool(db["encrypted"]), f"database {db['id']} in {db['region']} does not encrypt its storage")
+        j.verdict(f"db:{db['region']}/{db['id']}", bool(db["encrypted"]), f"database {named(db)} in {db['region']} does not encrypt its storage")
     return conclude(j, "databases", "do not encrypt their storage", "encrypt their storage")

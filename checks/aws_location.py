@@ -295,7 +295,7 @@ def ec2_snapshots(ctx: Context) -> dict[str, Any]:
 
     def read(region: str) -> list[dict[str, Any]]:
         answer, _ = conn.paginate(ctx, "ec2", "DescribeSnapshots", region, OwnerIds=["self"])
-        return [{"id": s["SnapshotId"], "volume": s.get("VolumeId"), "encrypted": bool(s.get("Encrypted")), "description": s.get("Description", "")}
+        return [{"id": s["SnapshotId"], "volume": s.get("VolumeId"), "encrypted": bool(s.get("Encrypted")), "description": s.get("Description", ""), "name": _name_tag(s)}
                 for s in answer.get("Snapshots", [])]
 
     return conn.each_region(ctx, read)
@@ -312,7 +312,7 @@ def rds_instances(ctx: Context) -> dict[str, Any]:
             "id": d["DBInstanceIdentifier"], "arn": d.get("DBInstanceArn"), "engine": d.get("Engine"),
             "public": d.get("PubliclyAccessible"), "encrypted": d.get("StorageEncrypted"),
             "backup_replications": [r.get("DBInstanceAutomatedBackupsArn") for r in d.get("DBInstanceAutomatedBackupsReplications") or []],
-            "read_replica_of": d.get("ReadReplicaSourceDBInstanceIdentifier"),
+            "read_replica_of": d.get("ReadReplicaSourceDBInstanceIdentifier"), "name": _name_tag(d),
         } for d in answer.get("DBInstances", [])]
 
     return conn.each_region(ctx, read)
@@ -326,7 +326,7 @@ def rds_snapshots(ctx: Context) -> dict[str, Any]:
     def read(region: str) -> list[dict[str, Any]]:
         answer, _ = conn.paginate(ctx, "rds", "DescribeDBSnapshots", region)
         return [{"id": s["DBSnapshotIdentifier"], "instance": s.get("DBInstanceIdentifier"), "type": s.get("SnapshotType"),
-                 "source_region": s.get("SourceRegion"), "encrypted": s.get("Encrypted")} for s in answer.get("DBSnapshots", [])]
+                 "source_region": s.get("SourceRegion"), "encrypted": s.get("Encrypted"), "name": _name_tag(s)} for s in answer.get("DBSnapshots", [])]
 
     return conn.each_region(ctx, read)
 
@@ -385,7 +385,21 @@ def _vault_name(arn: str | None) -> str:
 
 
 def _name_tag(resource: Mapping[str, Any]) -> str | None:
-    return next((t.get("Value") for t in resource.get("Tags") or [] if t.get("Key") == "Name"), None)
+    """The ``Name`` tag of an EC2 resource (``Tags``) or an RDS one (``TagList``)."""
+    return next((t.get("Value") for t in resource.get("Tags") or resource.get("TagList") or [] if t.get("Key") == "Name" and t.get("Value")), None)
+
+
+def named(item: Mapping[str, Any]) -> str:
+    """A resource as people know it: its id (an RDS identifier, an instance id...) and, when it has them, its group name and Name tag.
+
+    >>> named({"id": "i-0a74", "name": "web-1"}), named({"id": "sg-1", "group_name": "ssh-world", "name": "Bastion"}), named({"id": "vol-9"})
+    ('i-0a74 (web-1)', 'sg-1 (ssh-world, Name Bastion)', 'vol-9')
+    """
+    labels = [item["group_name"]] if item.get("group_name") else []
+    name = item.get("name")
+    if name and name != item["id"] and name not in labels:
+        labels.append(f"Name {name}" if labels else name)
+    return f"{item['id']} ({', '.join(labels)})" if labels else str(item["id"])
 
 
 # -- controls ---------------------------------------------------------------------------
@@ -442,7 +456,7 @@ def ec2_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], ta
     for noun, fact, what in (("instance", "ec2.instances", "ec2:DescribeInstances"), ("volume", "ec2.volumes", "ec2:DescribeVolumes"), ("snapshot", "ec2.snapshots", "ec2:DescribeSnapshots")):
         for item in j.regional(facts[fact], what):
             ok, why = region_allowed(item["region"], params)
-            j.verdict(f"{noun}:{item['region']}/{item['id']}", ok, f"{noun} {item['id']} is in {why}")
+            j.verdict(f"{noun}:{item['region']}/{item['id']}", ok, f"{noun} {named(item)} is in {why}")
     return conclude(j, "instances, volumes and snapshots", "are outside the allowed regions", "are in allowed regions")
 
 
@@ -458,15 +472,15 @@ def rds_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], ta
     j = Judged()
     for item in j.regional(facts["rds.instances"], "rds:DescribeDBInstances"):
         ok, why = region_allowed(item["region"], params)
-        j.verdict(f"db:{item['region']}/{item['id']}", ok, f"database {item['id']} is in {why}")
+        j.verdict(f"db:{item['region']}/{item['id']}", ok, f"database {named(item)} is in {why}")
         for arn in item["backup_replications"]:
             dest = arn_region(arn or "")
             ok, why = region_allowed(dest or "unknown", params)
-            j.verdict(f"backup-replication:{item['region']}/{item['id']} -> {dest}", ok, f"database {item['id']} replicates its automated backups to {why}")
+            j.verdict(f"backup-replication:{item['region']}/{item['id']} -> {dest}", ok, f"database {named(item)} replicates its automated backups to {why}")
     for item in j.regional(facts["rds.snapshots"], "rds:DescribeDBSnapshots"):
         ok, why = region_allowed(item["region"], params)
         copied = f", copied from {item['source_region']}" if item.get("source_region") else ""
-        j.verdict(f"db-snapshot:{item['region']}/{item['id']}", ok, f"{item['type'] or ''} snapshot {item['id']} is in {why}{copied}".strip())
+        j.verdict(f"db-snapshot:{item['region']}/{item['id']}", ok, f"{item['type'] or ''} snapshot {named(item)}{' of database ' + item['instance'] if item.get('instance') else ''} is in {why}{copied}".strip())
     for item in j.regional(facts["rds.automated_backups"], "rds:DescribeDBInstanceAutomatedBackups"):
         ok, why = region_allowed(item["region"], params)
         origin = f" (database in {item['source_region']})" if item.get("source_region") and item["source_region"] != item["region"] else ""

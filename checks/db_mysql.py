@@ -5,7 +5,8 @@ Two facts:
 * ``mysql.variables``: ``SHOW GLOBAL VARIABLES`` for TLS, secure transport
   and the bind address; any account may run it.
 * ``mysql.accounts``: every account's authentication methods, whether its
-  password is empty, whether it is locked, and its global privileges. On
+  password is empty, whether it is locked, its global privileges and the
+  TLS it requires (``ssl_type``: REQUIRE SSL/X509/ISSUER/SUBJECT). On
   MariaDB 10.4 and later from ``mysql.global_priv`` (which also holds the
   alternatives of ``IDENTIFIED VIA a OR b``), on MySQL and older MariaDB
   from ``mysql.user``; needs ``SELECT`` on that table. The table holds
@@ -52,9 +53,20 @@ MYSQL_AUTH_PLUGINS_ALLOWED = parameter(
     "(mysql_native_password is SHA-1 based and not accepted by default).",
 )
 
+MYSQL_WILDCARD_ACCOUNTS_ALLOWED = parameter(
+    "mysql_wildcard_accounts_allowed", list, [],
+    "MySQL/MariaDB accounts accepted at a wildcard or pattern host ('%', '10.0.0.%', '%.example.se', a netmask) or without a "
+    "user name, spelled user@host exactly as the server stores them (e.g. replica@10.0.0.%; an anonymous account is @host).",
+)
+
 PASSWORD_PLUGINS = ("mysql_native_password", "mysql_old_password", "sha256_password", "caching_sha2_password", "ed25519", "client_ed25519", "parsec")
 NO_PASSWORD_PLUGINS = ("unix_socket", "auth_socket", "gssapi", "authentication_kerberos", "pam", "auth_pam", "authentication_pam", "authentication_ldap_sasl", "authentication_ldap_simple", "named_pipe")
 WILDCARD_HOSTS = ("%", "0.0.0.0/0.0.0.0", "0.0.0.0/0", "::/0")
+SOCKET_ONLY_PLUGINS = ("unix_socket", "auth_socket", "named_pipe")  # no login over TCP
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# MariaDB's global_priv "ssl_type" (enum SSL_type) and MySQL's mysql.user.ssl_type.
+SSL_TYPES = {0: None, 1: "SSL", 2: "X509", 3: "SPECIFIED", "": None, "ANY": "SSL", "X509": "X509", "SPECIFIED": "SPECIFIED"}
+_PATTERN = re.compile(r"(?<!\\)[%_]")
 SHOWN = 20
 MAX_ROWS = 100000
 _NATIVE_HASH = re.compile(r"\*[0-9A-Fa-f]{40}")
@@ -95,6 +107,45 @@ def password_state(plugin: str, auth: str | None) -> str:
     return "set"
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def tls_requirement(ssl_type: Any, issuer: Any = "", subject: Any = "", cipher: Any = "") -> str | None:
+    """What an account asks of its connections: None (nothing), ``SSL``, ``X509``, ``ISSUER``, ``SUBJECT`` or ``CIPHER`` (each needs TLS).
+
+    ``ssl_type`` is MariaDB's global_priv number (absent: 0) or MySQL's
+    mysql.user enum; an unknown value comes back as ``unknown ...``.
+
+    >>> tls_requirement(3, subject="/CN=app"), tls_requirement("ANY"), tls_requirement(""), tls_requirement(None)
+    ('SUBJECT', 'SSL', None, None)
+    """
+    key = _text(ssl_type).upper() if isinstance(ssl_type, (str, bytes, bytearray)) else (0 if ssl_type is None else ssl_type)
+    if key not in SSL_TYPES:
+        return f"unknown ssl_type {_text(ssl_type)!r}"
+    kind = SSL_TYPES[key]
+    if kind != "SPECIFIED":
+        return kind
+    return "SUBJECT" if _text(subject) else "ISSUER" if _text(issuer) else "CIPHER" if _text(cipher) else "SSL"
+
+
+def is_pattern_host(host: str) -> bool:
+    """Does the host part match more than one host: '%', '_' wildcards, a netmask or CIDR range?
+
+    >>> [is_pattern_host(h) for h in ("%", "10.%", "%.example.se", "db_host", "10.0.0.0/255.255.255.0", "db1.example.se", "localhost")]
+    [True, True, True, True, True, False, False]
+    """
+    return bool(_PATTERN.search(host)) or "/" in host
+
+
+def is_loopback_host(host: str) -> bool:
+    """Can the account only be reached from this machine (localhost, 127.x.y.z, ::1)?"""
+    h = host.lower()
+    return h in LOOPBACK_HOSTS or bool(re.fullmatch(r"127\.\d{1,3}\.\d{1,3}\.\d{1,3}", h))
+
+
 def _version_tuple(text: str) -> tuple[int, ...]:
     m = re.match(r"(\d+)\.(\d+)\.(\d+)", text or "")
     return tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
@@ -129,6 +180,7 @@ def _global_priv_accounts(result: QueryResult) -> list[dict[str, Any]]:
         accounts.append({
             "account": f"{user}@{host}", "user": user, "host": host, "role": bool(doc.get("is_role")), "locked": bool(doc.get("account_locked")),
             "methods": methods, "global_privileges": privileges,
+            "tls_required": tls_requirement(doc.get("ssl_type"), doc.get("x509_issuer"), doc.get("x509_subject"), doc.get("ssl_cipher")),
         })
     return accounts
 
@@ -149,13 +201,14 @@ def _user_table_accounts(result: QueryResult) -> list[dict[str, Any]]:
             "account": f"{rec.get('user')}@{rec.get('host')}", "user": rec.get("user"), "host": rec.get("host"),
             "role": str(rec.get("is_role", "N")).upper() == "Y", "locked": str(rec.get("account_locked", "N")).upper() == "Y",
             "methods": [{"plugin": plugin, "password": password_state(plugin, auth)}], "global_privileges": privileges,
+            "tls_required": tls_requirement(rec.get("ssl_type"), rec.get("x509_issuer"), rec.get("x509_subject"), rec.get("ssl_cipher")),
         })
     return accounts
 
 
 def _describe_account(a: Mapping[str, Any]) -> str:
     methods = " or ".join(f"{m['plugin']} (password {m['password']})" if m["password"] != "none" else f"{m['plugin']} (no stored password)" for m in a["methods"])
-    flags = (", ROLE" if a["role"] else "") + (", LOCKED" if a["locked"] else "")
+    flags = (", ROLE" if a["role"] else "") + (", LOCKED" if a["locked"] else "") + (f", REQUIRE {a['tls_required']}" if a.get("tls_required") else "")
     privs = f", {len(a['global_privileges'])} global privilege(s): {', '.join(a['global_privileges'][:8])}{' ...' if len(a['global_privileges']) > 8 else ''}" if a["global_privileges"] else ""
     return f"{a['account']}: {methods}{flags}{privs}"
 
@@ -234,23 +287,80 @@ def mysql_empty_passwords(facts: Mapping[str, Any], params: Mapping[str, Any], t
     return passed(f"None of the {len(_login_accounts(accounts))} unlocked account(s) has an empty password", **details)
 
 
+def _network_login(a: Mapping[str, Any]) -> bool:
+    """Can the account log in over TCP at all (a method other than a socket login or an 'invalid' password)?"""
+    return any(m["password"] in ("set", "empty") or (m["password"] == "none" and m["plugin"] not in SOCKET_ONLY_PLUGINS) for m in a["methods"])
+
+
+def _why_wild(a: Mapping[str, Any]) -> str:
+    if a["user"] == "":
+        return "anonymous (any user name)" + (f", at host pattern '{a['host']}'" if is_pattern_host(a["host"]) else "")
+    return "any host" if a["host"] in WILDCARD_HOSTS else f"host pattern '{a['host']}'"
+
+
 @control(
-    "ACCESS-MYSQL-WILDCARD-HOSTS", family="access", **_DB, severity="high", facts=("mysql.accounts",),
-    references=("GDPR Art. 32(1)(b)", "CIS Oracle MySQL 8.0 Benchmark 7.5", "MySQL 8.0 Reference Manual 6.2.4 Specifying Account Names"),
-    title="No MySQL/MariaDB account with global privileges can log in from any host",
-    rationale="An account at host '%' accepts logins from every address; with global privileges (on *.*) one guessed or leaked "
-    "password opens every database of the server to the whole network.",
+    "ACCESS-MYSQL-WILDCARD-HOSTS", family="access", **_DB, severity="high", facts=("mysql.accounts",), params=("mysql_wildcard_accounts_allowed",),
+    references=("GDPR Art. 32(1)(b)", "CIS Oracle MySQL 8.0 Benchmark 7.5 and 7.6", "CIS MariaDB Benchmark 7.x", "MySQL 8.0 Reference Manual 6.2.4 Specifying Account Names"),
+    title="No MySQL/MariaDB account logs in from a wildcard host or without a user name",
+    rationale="An account at host '%' or a pattern ('10.%', '%.example.se') accepts logins from every address the pattern matches, and an "
+    "anonymous account ('') accepts any user name: one guessed or leaked password reaches whatever the account may read, global privileges or not.",
 )
 def mysql_wildcard_hosts(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     accounts = facts["mysql.accounts"]
-    wild = [a for a in _login_accounts(accounts) if a["host"] in WILDCARD_HOSTS]
-    offenders = [a for a in wild if a["global_privileges"]]
-    details = {"wildcard_accounts": [a["account"] for a in wild]}
+    allowed = {str(p) for p in params["mysql_wildcard_accounts_allowed"]}
+    wild = [a for a in _login_accounts(accounts) if a["user"] == "" or is_pattern_host(a["host"])]
+    accepted = [a for a in wild if a["account"] in allowed]
+    offenders = [a for a in wild if a["account"] not in allowed]
+    details = {
+        "wildcard_accounts": [a["account"] for a in wild], "accepted": [a["account"] for a in accepted],
+        "locked_wildcard_accounts": [a["account"] for a in accounts if a["locked"] and not a["role"] and (a["user"] == "" or is_pattern_host(a["host"]))],
+    }
     if offenders:
-        listing = "; ".join(f"{a['account']} ({', '.join(a['global_privileges'][:6])}{' ...' if len(a['global_privileges']) > 6 else ''})" for a in offenders[:SHOWN])
-        return failed(f"{len(offenders)} account(s) at host '%' hold global privileges: {listing}", offenders=[{"account": a["account"], "global_privileges": a["global_privileges"]} for a in offenders], **details)
-    note = f" ({len(wild)} '%' account(s) hold database-level privileges only)" if wild else ""
-    return passed(f"No account at host '%' holds global privileges{note}", **details)
+        listing = "; ".join(
+            f"{a['account']} ({_why_wild(a)}{', global privileges: ' + ', '.join(a['global_privileges'][:6]) + (' ...' if len(a['global_privileges']) > 6 else '') if a['global_privileges'] else ''})"
+            for a in offenders[:SHOWN]
+        )
+        more = f" (and {len(offenders) - SHOWN} more)" if len(offenders) > SHOWN else ""
+        return failed(
+            f"{len(offenders)} account(s) log in from a wildcard host or without a user name: {listing}{more}",
+            offenders=[{"account": a["account"], "why": _why_wild(a), "global_privileges": a["global_privileges"]} for a in offenders], **details,
+        )
+    note = f" ({len(accepted)} accepted by the policy: {', '.join(details['accepted'][:SHOWN])})" if accepted else ""
+    return passed(f"Every unlocked account names its user and a single host{note}", **details)
+
+
+@control(
+    "TLS-MYSQL-ACCOUNT-TLS", family="tls", **_DB, severity="high", facts=("mysql.variables", "mysql.accounts"),
+    references=("GDPR Art. 32(1)(a)", "MySQL 8.0 Reference Manual 15.7.1.3 CREATE USER: SSL/TLS Options", "MariaDB docs: Securing Connections for Client and Server"),
+    title="Every MySQL/MariaDB account that logs in over the network must use TLS",
+    rationale="With require_secure_transport off, only an account's own REQUIRE SSL, X509, ISSUER or SUBJECT makes the server refuse it a "
+    "connection without TLS; any other account's queries, results and (for older plugins) password cross the network in clear text.",
+)
+def mysql_account_tls(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    variables = facts["mysql.variables"]["variables"]
+    accounts = facts["mysql.accounts"]
+    network = [a for a in _login_accounts(accounts) if _network_login(a) and not is_loopback_host(a["host"])]
+    details = {
+        "require_secure_transport": variables.get("require_secure_transport"),
+        "network_accounts": [{"account": a["account"], "tls_required": a.get("tls_required")} for a in network],
+        "loopback_only": sorted(a["account"] for a in _login_accounts(accounts) if _network_login(a) and is_loopback_host(a["host"])),
+    }
+    if (variables.get("require_secure_transport") or "").upper() in ("ON", "1"):
+        return passed(f"require_secure_transport is ON: every TCP connection must use TLS, whatever the account ({len(network)} network account(s))", **details)
+    setting = f"require_secure_transport is {variables['require_secure_transport']}" if variables.get("require_secure_transport") else "the server has no require_secure_transport"
+    unknown = [a for a in network if str(a.get("tls_required") or "").startswith("unknown")]
+    clear = [a for a in network if not a.get("tls_required")]
+    if clear:
+        listing = ", ".join(a["account"] for a in clear[:SHOWN]) + (f" (and {len(clear) - SHOWN} more)" if len(clear) > SHOWN else "")
+        return failed(f"{setting} and {len(clear)} account(s) that log in over the network do not require TLS (no REQUIRE SSL/X509/ISSUER/SUBJECT): {listing}",
+                      accounts=[a["account"] for a in clear], **details)
+    if unknown:
+        return unverified(f"{setting}; the TLS requirement of {', '.join(a['account'] + ' (' + a['tls_required'] + ')' for a in unknown[:SHOWN])} is not one this auditor knows",
+                          reason="incomplete_evidence", **details)
+    if not network:
+        return passed(f"{setting}, but no unlocked account logs in over the network (loopback or socket logins only)", **details)
+    return passed(f"{setting}, but each of the {len(network)} account(s) that log in over the network requires TLS: "
+                  + ", ".join(f"{a['account']} (REQUIRE {a['tls_required']})" for a in network[:SHOWN]), **details)
 
 
 @control(

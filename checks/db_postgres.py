@@ -20,8 +20,10 @@ privilege is written into the evidence of every query):
 A rule is *local* when it can only match this machine: ``local`` (unix
 socket), or an address inside 127.0.0.0/8 or ::1, ``samehost`` or
 ``localhost``. Everything else (other networks, ``samenet``, ``all``, host
-names) is non-local. Rules are judged one by one, wherever they are in the
-file: a bad line behind an earlier catch-all is still a bad line.
+names) is non-local. Rules are judged as PostgreSQL reads them: the first
+line that matches a connection decides it, so a line that an earlier line
+certainly shadows is reported as unreachable and not judged (see
+:func:`covers`; when shadowing cannot be told for sure, the line is judged).
 
 >>> hba_network({"address": "10.1.0.0", "netmask": "255.255.0.0"}).with_prefixlen
 '10.1.0.0/16'
@@ -54,6 +56,11 @@ PG_SUPERUSERS_ALLOWED = parameter(
     "pg_superusers_allowed", list, ["postgres"],
     "PostgreSQL superuser roles that may log in (the bootstrap superuser by default).",
 )
+PG_HBA_LOCAL_TRUST_ROLES_ALLOWED = parameter(
+    "pg_hba_local_trust_roles_allowed", list, [],
+    "PostgreSQL roles a 'local' (unix socket) pg_hba line may let in with trust, i.e. without any authentication. A line is accepted only when "
+    "every entry of its user column is listed ('all' and '+group' only when listed literally). 'trust' on host lines always fails, loopback included.",
+)
 PG_ROLES_WITHOUT_PASSWORD_ALLOWED = parameter(
     "pg_roles_without_password_allowed", list, [],
     "PostgreSQL login roles accepted without a stored password (roles that authenticate only by peer, certificate or GSSAPI).",
@@ -71,7 +78,10 @@ OVERRIDES_SQL = (
     "LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) AS c(cfg) "
     "WHERE c.cfg LIKE 'password_encryption=%' ORDER BY 1, 2"
 )
-ROLES_SQL = "SELECT rolname, rolsuper, rolcanlogin FROM pg_catalog.pg_roles ORDER BY rolname"
+ROLES_SQL = (
+    "SELECT r.rolname, r.rolsuper, r.rolcanlogin, ARRAY(SELECT g.rolname FROM pg_catalog.pg_auth_members m "
+    "JOIN pg_catalog.pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS member_of FROM pg_catalog.pg_roles r ORDER BY 1"
+)
 ROLE_PASSWORDS_SQL = (
     "SELECT rolname, rolcanlogin, CASE WHEN rolpassword IS NULL THEN 'none' WHEN rolpassword = '' THEN 'empty' "
     "WHEN rolpassword LIKE 'SCRAM-SHA-256$%' THEN 'scram-sha-256' WHEN rolpassword ~ '^md5[0-9a-f]{32}$' THEN 'md5' "
@@ -79,7 +89,7 @@ ROLE_PASSWORDS_SQL = (
 )
 HBA_SQL = "SELECT * FROM pg_catalog.pg_hba_file_rules"
 
-PRIV_ANY = "nothing beyond LOGIN (pg_settings, pg_roles and pg_db_role_setting are readable by every role)"
+PRIV_ANY = "nothing beyond LOGIN (pg_settings, pg_roles, pg_auth_members and pg_db_role_setting are readable by every role)"
 PRIV_AUTHID = "SELECT on pg_catalog.pg_authid (columns rolname, rolcanlogin, rolpassword); only superusers have it by default"
 PRIV_HBA = "SELECT on pg_catalog.pg_hba_file_rules and EXECUTE on function pg_catalog.pg_hba_file_rules(); only superusers have them by default"
 MAX_ROWS = 10000
@@ -116,7 +126,7 @@ def postgres_roles(ctx: Context) -> list[dict[str, Any]]:
     _postgres_only(ctx)
     result = recorded_query(ctx, ROLES_SQL, max_rows=MAX_ROWS, privilege=PRIV_ANY)
     _not_cut(result, "roles")
-    return [{"role": r, "superuser": bool(s), "login": bool(lg)} for r, s, lg in result.rows]
+    return [{"role": r, "superuser": bool(s), "login": bool(lg), "member_of": list(m or [])} for r, s, lg, m in result.rows]
 
 
 @collector("postgres.role_passwords", kinds=("database",), transport="db", timeout=20)
@@ -218,6 +228,87 @@ def describe_rule(rule: Mapping[str, Any]) -> str:
     return f"{where} ({rule['type']} {addr} {rule['auth_method']})".replace("  ", " ")
 
 
+# -- first-match semantics ---------------------------------------------------------
+#
+# PostgreSQL takes the first pg_hba line whose connection type, database, user
+# and client address match, and that line alone decides (a failed login does
+# not fall through). A line is *shadowed* when one earlier line matches every
+# connection it could match; it never decides anything and is reported as
+# unreachable instead of being judged. Shadowing is claimed only when it is
+# certain from the lines themselves: '+group' against a role name, a regular
+# expression, a host name against an address, samehost/samenet against a
+# network, or several earlier lines that together cover a later one are left
+# alone (the later line is judged).
+
+# Which connections each line type matches: plain, SSL or GSSAPI-encrypted TCP, or the unix socket.
+CONNECTIONS = {
+    "local": frozenset({"socket"}), "host": frozenset({"plain", "ssl", "gss"}), "hostssl": frozenset({"ssl"}),
+    "hostnossl": frozenset({"plain", "gss"}), "hostgssenc": frozenset({"gss"}), "hostnogssenc": frozenset({"plain", "ssl"}),
+}
+DATABASE_KEYWORDS_NOT_IN_ALL = ("replication",)  # 'all' does not match physical replication connections
+
+
+def _database_covered(token: str, earlier: list[str]) -> bool:
+    return token in earlier or ("all" in earlier and token not in DATABASE_KEYWORDS_NOT_IN_ALL)
+
+
+def _user_covered(token: str, earlier: list[str]) -> bool:
+    return token in earlier or "all" in earlier
+
+
+def _address_covered(later: Mapping[str, Any], earlier: Mapping[str, Any]) -> bool:
+    e_addr, l_addr = (earlier.get("address") or "").lower(), (later.get("address") or "").lower()
+    if e_addr == "all":
+        return True
+    e_net, l_net = hba_network(earlier), hba_network(later)
+    if e_net is not None and l_net is not None:
+        return e_net.version == l_net.version and l_net.subnet_of(e_net)  # type: ignore[arg-type]
+    if e_net is not None or l_net is not None or not e_addr or not l_addr:
+        return False
+    if e_addr == l_addr:  # the same keyword (samehost, samenet) or host name
+        return True
+    # '.example.se' matches every name ending in it: a later name (or suffix) ending in it is covered.
+    return e_addr.startswith(".") and l_addr.endswith(e_addr) and l_addr not in ("samehost", "samenet")
+
+
+def covers(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> bool:
+    """Does ``earlier`` certainly match every connection ``later`` could match? False when that cannot be told.
+
+    >>> a = {"type": "host", "database": ["all"], "user_name": ["all"], "address": "0.0.0.0", "netmask": "0.0.0.0"}
+    >>> covers(a, {"type": "hostssl", "database": ["app"], "user_name": ["+staff"], "address": "10.1.0.0", "netmask": "255.255.0.0"})
+    True
+    >>> covers(a, {"type": "host", "database": ["replication"], "user_name": ["all"], "address": "10.1.0.0", "netmask": "255.255.0.0"})
+    False
+    """
+    kinds_e, kinds_l = CONNECTIONS.get(earlier.get("type") or ""), CONNECTIONS.get(later.get("type") or "")
+    if kinds_e is None or kinds_l is None or not kinds_l <= kinds_e:
+        return False
+    if not all(_database_covered(t, list(earlier.get("database") or [])) for t in later.get("database") or []):
+        return False
+    if not all(_user_covered(t, list(earlier.get("user_name") or [])) for t in later.get("user_name") or []):
+        return False
+    return later.get("type") == "local" or _address_covered(later, earlier)
+
+
+def shadowing(rules: list[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    """Index of each shadowed rule -> the first earlier rule that matches everything it could match."""
+    out: dict[int, Mapping[str, Any]] = {}
+    for i, later in enumerate(rules):
+        for earlier in rules[:i]:
+            if covers(earlier, later):
+                out[i] = earlier
+                break
+    return out
+
+
+def reachable(rules: list[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """The rules that can decide some connection, in file order, and a description of each unreachable one."""
+    shadowed = shadowing(rules)
+    kept = [r for i, r in enumerate(rules) if i not in shadowed]
+    unreachable = [f"{describe_rule(rules[i])}: unreachable, every connection it could match is decided by line {by['line_number']} first" for i, by in sorted(shadowed.items())]
+    return kept, unreachable
+
+
 def _broken_lines(rules: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [r for r in rules if r.get("type") is None]
 
@@ -283,6 +374,7 @@ def judge_listen(addresses: list[str], allowed: list[str], setting: str) -> Outc
 # -- controls ----------------------------------------------------------------------
 
 _DB = dict(kinds=("database",))
+CLEAR_TYPES = ("host", "hostnossl", "hostnogssenc")  # line types that admit a TCP connection without TLS
 
 
 @control(
@@ -363,9 +455,10 @@ def pg_hba_hostssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     rules = facts["postgres.hba_rules"]
     if (broken := _hba_unreadable(rules)) is not None:
         return broken
-    remote = [r for r in rules if not is_local_rule(r) and r["auth_method"] != "reject"]
-    clear = [r for r in remote if r["type"] in ("host", "hostnossl", "hostnogssenc")]
-    details = {"non_local_rules": [describe_rule(r) for r in remote], "warnings": _warnings(rules)}
+    live, unreachable = reachable(rules)
+    remote = [r for r in live if not is_local_rule(r) and r["auth_method"] != "reject"]
+    clear = [r for r in remote if r["type"] in CLEAR_TYPES]
+    details = {"non_local_rules": [describe_rule(r) for r in remote], "unreachable": unreachable, "warnings": _warnings(rules)}
     if clear:
         return failed(
             f"{len(clear)} pg_hba rule(s) accept non-local connections without TLS: " + ", ".join(describe_rule(r) for r in clear[:SHOWN]) + " (use hostssl)",
@@ -377,26 +470,88 @@ def pg_hba_hostssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
 
 
 @control(
-    "ACCESS-PG-HBA-TRUST", family="access", **_DB, severity="critical", facts=("postgres.hba_rules",),
+    "ACCESS-PG-HBA-TRUST", family="access", **_DB, severity="critical", facts=("postgres.hba_rules",), params=("pg_hba_local_trust_roles_allowed",),
     references=("GDPR Art. 32(1)(b)", "PostgreSQL docs 21.4 Trust Authentication", "CIS PostgreSQL Benchmark 4.3"),
-    title="PostgreSQL never trusts non-local connections without a password",
-    rationale="'trust' lets anyone who can reach the port log in as any role the line names, superusers included, with no password at all. "
-    "It can be tolerable on a unix socket of a single-user machine, never for other machines.",
+    title="PostgreSQL lets no one in without authentication (trust)",
+    rationale="'trust' lets anyone who reaches the line log in as any role it names, superusers included, with no password at all. On a host line "
+    "that is every process of the machines the address covers, loopback included: a compromised web application or any shell user names the role "
+    "it wants. Only a unix-socket line for roles the policy names can be tolerable.",
 )
 def pg_hba_trust(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     rules = facts["postgres.hba_rules"]
     if (broken := _hba_unreadable(rules)) is not None:
         return broken
-    trusting = [r for r in rules if r["auth_method"] == "trust" and not is_local_rule(r)]
-    local_trust = [describe_rule(r) for r in rules if r["auth_method"] == "trust" and is_local_rule(r)]
-    details = {"local_trust_rules": local_trust, "warnings": _warnings(rules)}
-    if trusting:
-        return failed(
-            f"{len(trusting)} pg_hba rule(s) let non-local clients in without any password (trust): " + ", ".join(describe_rule(r) for r in trusting[:SHOWN]),
-            lines=[r["line_number"] for r in trusting], **details,
-        )
-    note = f" ({len(local_trust)} local rule(s) use trust)" if local_trust else ""
-    return passed(f"No pg_hba rule trusts a non-local connection{note}", **details)
+    allowed = {str(r) for r in params["pg_hba_local_trust_roles_allowed"]}
+    live, unreachable = reachable(rules)
+    trust = [r for r in live if r["auth_method"] == "trust"]
+    accepted = [r for r in trust if r["type"] == "local" and all(u in allowed for u in r["user_name"] or [])]
+    offending = [r for r in trust if r not in accepted]
+    details = {"accepted_local_trust": [describe_rule(r) for r in accepted], "unreachable": unreachable, "warnings": _warnings(rules)}
+    if offending:
+        listing = ", ".join(f"{describe_rule(r)} for {_roles_named(r)}" for r in offending[:SHOWN])
+        return failed(f"{len(offending)} pg_hba rule(s) let clients in without any authentication (trust): {listing}", lines=[r["line_number"] for r in offending], **details)
+    note = f" ({len(accepted)} unix-socket rule(s) trust roles the policy accepts)" if accepted else ""
+    return passed(f"No pg_hba rule in force lets a client in without authentication{note}", **details)
+
+
+def _roles_named(rule: Mapping[str, Any]) -> str:
+    users = list(rule.get("user_name") or [])
+    return "every role" if "all" in users else "role(s) " + ", ".join(users)
+
+
+@control(
+    "TLS-PG-ROLE-TLS", family="tls", **_DB, severity="high", facts=("postgres.hba_rules", "postgres.roles"),
+    references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 21.1 The pg_hba.conf File", "PostgreSQL docs 19.9 Secure TCP/IP Connections with SSL"),
+    title="No PostgreSQL login role can connect over the network without TLS",
+    rationale="Each role's sessions are as private as the pg_hba line that lets it in: a 'host' or 'hostnossl' line in force for another "
+    "machine admits that role without encryption, and its queries, results and (for password methods) password cross the network in clear text.",
+)
+def pg_role_tls(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
+    rules = facts["postgres.hba_rules"]
+    if (broken := _hba_unreadable(rules)) is not None:
+        return broken
+    roles = facts["postgres.roles"]
+    login = sorted(r["role"] for r in roles if r["login"])
+    members = _members(roles)
+    live, unreachable = reachable(rules)
+    clear_rules = [r for r in live if r["type"] in CLEAR_TYPES and not is_local_rule(r) and r["auth_method"] != "reject"]
+    reached: dict[str, list[str]] = {}
+    undecided: list[str] = []
+    for r in clear_rules:
+        for token in r["user_name"] or []:
+            if token.startswith("/"):  # PostgreSQL 16 regular expression: not evaluated here
+                undecided.append(f"{describe_rule(r)} user {token}")
+                continue
+            who = login if token == "all" else sorted(members.get(token[1:], set()) & set(login)) if token.startswith("+") else [token] if token in login else []
+            for role in who:
+                reached.setdefault(role, []).append(describe_rule(r))
+    details = {"roles_without_tls": [{"role": k, "lines": v} for k, v in sorted(reached.items())], "non_tls_rules": [describe_rule(r) for r in clear_rules],
+               "undecided": undecided, "unreachable": unreachable}
+    if reached:
+        listing = "; ".join(f"{role} (by {', '.join(lines[:3])}{' ...' if len(lines) > 3 else ''})" for role, lines in sorted(reached.items())[:SHOWN])
+        more = f" (and {len(reached) - SHOWN} more)" if len(reached) > SHOWN else ""
+        return failed(f"{len(reached)} of {len(login)} login role(s) can connect over the network without TLS: {listing}{more}", roles=sorted(reached), **details)
+    if undecided:
+        return unverified(f"pg_hba names roles by regular expression on lines without TLS ({'; '.join(undecided[:5])}); which roles they admit is not evaluated",
+                          reason="incomplete_evidence", **details)
+    return passed(f"None of the {len(login)} login role(s) can connect over the network without TLS", **details)
+
+
+def _members(roles: list[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """Role -> every role that is a member of it, directly or through other roles, itself included (pg_hba's '+role')."""
+    parents = {r["role"]: set(r.get("member_of") or []) for r in roles}
+    out: dict[str, set[str]] = {r: {r} for r in parents}
+    for role in parents:
+        seen: set[str] = set()
+        todo = list(parents[role])
+        while todo:
+            group = todo.pop()
+            if group in seen:
+                continue
+            seen.add(group)
+            out.setdefault(group, {group}).add(role)
+            todo.extend(parents.get(group, ()))
+    return out
 
 
 @control(
@@ -410,8 +565,10 @@ def pg_hba_open(facts: Mapping[str, Any], params: Mapping[str, Any], target: Tar
     rules = facts["postgres.hba_rules"]
     if (broken := _hba_unreadable(rules)) is not None:
         return broken
-    open_rules = [r for r in rules if is_open_to_all(r) and r["auth_method"] != "reject"]
-    details = {"open_rules": [describe_rule(r) for r in open_rules], "rejecting_catch_all": [describe_rule(r) for r in rules if is_open_to_all(r) and r["auth_method"] == "reject"], "warnings": _warnings(rules)}
+    live, unreachable = reachable(rules)
+    open_rules = [r for r in live if is_open_to_all(r) and r["auth_method"] != "reject"]
+    details = {"open_rules": [describe_rule(r) for r in open_rules], "rejecting_catch_all": [describe_rule(r) for r in live if is_open_to_all(r) and r["auth_method"] == "reject"],
+               "unreachable": unreachable, "warnings": _warnings(rules)}
     if open_rules and not params["pg_hba_open_to_all_allowed"]:
         return failed(
             f"{len(open_rules)} pg_hba rule(s) accept logins from any address: " + ", ".join(describe_rule(r) for r in open_rules[:SHOWN]) + " (name the client networks instead)",

@@ -279,7 +279,7 @@ _REFS = ("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 5.2", "Mozill
 def ssh_root_login(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     config = facts["sshd.effective_config"]
     found = [Candidate(str(_root_login_name(c.value)), c.where, c.certain) for c in candidates(config, "permitrootlogin")]
-    allowed = [_root_login_name(str(v).lower()) for v in params["ssh_root_login_allowed"]]
+    allowed = list(dict.fromkeys(_root_login_name(str(v).lower()) for v in params["ssh_root_login_allowed"]))  # each setting once, whichever spelling
     first = found[0].value if found else None
     return judge("PermitRootLogin", found, lambda v: None if v in allowed else f"; the policy accepts only {', '.join(str(a) for a in allowed)}",
                  permitrootlogin=first, allowed=allowed)

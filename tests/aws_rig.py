@@ -233,10 +233,12 @@ def seed_main(rig: MotoRig) -> Seeded:
     seeded.ids["data-eu"] = eu.create_volume(AvailabilityZone="eu-north-1a", Size=10, Encrypted=True)["VolumeId"]
     seeded.ids["data-eu-snap"] = eu.create_snapshot(VolumeId=seeded["data-eu"], Description="nightly")["SnapshotId"]
     us = rig.client("ec2", "us-east-1")
-    seeded.ids["data-eu-snap-us-copy"] = us.copy_snapshot(SourceRegion="eu-north-1", SourceSnapshotId=seeded["data-eu-snap"], Description="cross-region copy")["SnapshotId"]
+    seeded.ids["data-eu-snap-us-copy"] = us.copy_snapshot(SourceRegion="eu-north-1", SourceSnapshotId=seeded["data-eu-snap"], Description="cross-region copy",
+                                                          TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": "Name", "Value": "kundregister-kopia"}]}])["SnapshotId"]
     ie = rig.client("ec2", "eu-west-1")
     seeded.ids["data-ie"] = ie.create_volume(AvailabilityZone="eu-west-1a", Size=10, Encrypted=True)["VolumeId"]
-    seeded.ids["plain-ie"] = ie.create_volume(AvailabilityZone="eu-west-1a", Size=10, Encrypted=False)["VolumeId"]
+    seeded.ids["plain-ie"] = ie.create_volume(AvailabilityZone="eu-west-1a", Size=10, Encrypted=False,
+                                              TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "scratch-ie"}]}])["VolumeId"]
     vpc = eu.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     rules = {
         "ssh-world": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
@@ -247,7 +249,8 @@ def seed_main(rig: MotoRig) -> Seeded:
         "range-20-30": [{"IpProtocol": "tcp", "FromPort": 20, "ToPort": 30, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
     }
     for name, permissions in rules.items():
-        gid = eu.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        tags = [{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": "Bastion"}]}] if name == "ssh-world" else []
+        gid = eu.create_security_group(GroupName=name, Description=name, VpcId=vpc, TagSpecifications=tags)["GroupId"]
         eu.authorize_security_group_ingress(GroupId=gid, IpPermissions=permissions)
         seeded.ids[name] = gid
     for region in MAIN_REGIONS:  # moto's default VPC brings a default group (no rule open to the world)
@@ -259,6 +262,7 @@ def seed_main(rig: MotoRig) -> Seeded:
         rig.client("rds", region).create_db_instance(
             DBInstanceIdentifier=name, DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="dbadmin",
             MasterUserPassword="not-a-real-password-1", AllocatedStorage=20, PubliclyAccessible=public, StorageEncrypted=encrypted, BackupRetentionPeriod=7,
+            Tags=[{"Key": "Name", "Value": "Kundregister"}] if name == "public-db" else [],
         )
     rig.client("rds", "eu-north-1").create_db_snapshot(DBInstanceIdentifier="orders-eu", DBSnapshotIdentifier="orders-eu-manual")
     for region in ("eu-north-1", "eu-west-1", "us-east-1"):

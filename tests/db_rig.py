@@ -386,6 +386,10 @@ def _pg_plant(cluster: PgCluster, weak: bool, audit_pw: str, nogrant_pw: str, md
             # can still carry one. The catalog is written directly to plant it.
             conn.execute("UPDATE pg_catalog.pg_authid SET rolpassword = %s WHERE rolname = 'app_plain'", (plain_pw,))
             conn.execute("ALTER ROLE app_scram SET password_encryption = 'md5'")  # a per-role override that weakens it
+            conn.execute("CREATE ROLE staff NOLOGIN")  # a group for '+staff' pg_hba lines: app_md5 directly, app_plain through ops
+            conn.execute("CREATE ROLE ops NOLOGIN IN ROLE staff")
+            conn.execute("GRANT staff TO app_md5")
+            conn.execute("GRANT ops TO app_plain")
         else:
             conn.execute("ALTER DATABASE postgres SET password_encryption = 'scram-sha-256'")  # an override that keeps it strong
             conn.execute("SET password_encryption = 'md5'")
@@ -535,6 +539,18 @@ MY_WEAK_ACCOUNTS = {
     "net_admin@10.0.0.%": "ed25519",  # global privileges, but not from anywhere
     "locked_native@localhost": "mysql_native_password",  # locked: reported, not failing
     "either@localhost": "ed25519 or mysql_native_password",  # two ways in, one weak
+    # TLS per account (require_secure_transport is OFF) and wildcard/anonymous accounts (CIS: any grants):
+    "tls_app@%": "ed25519",  # REQUIRE SSL, at any host
+    "x509_app@10.1.%": "ed25519",  # REQUIRE X509, at a host pattern
+    "issuer_app@%.example.se": "ed25519",  # REQUIRE ISSUER, at a domain pattern
+    "subject_app@db1.example.se": "ed25519",  # REQUIRE SUBJECT, at one host
+    "plain_app@192.0.2.7": "ed25519",  # one host, no TLS required
+    "under@10.0.0._": "ed25519",  # '_' is a wildcard too
+    "@localhost": "ed25519",  # anonymous: any user name
+}
+MY_REQUIRE = {
+    "tls_app@%": "SSL", "x509_app@10.1.%": "X509", "issuer_app@%.example.se": "ISSUER '/CN=auditor test CA'",
+    "subject_app@db1.example.se": "SUBJECT '/CN=app'",
 }
 
 
@@ -585,6 +601,11 @@ def _my_plant(server: MariaServer, weak: bool, audit_pw: str, nogrant_pw: str, p
                     "UPDATE mysql.global_priv SET Priv = JSON_SET(Priv, '$.plugin', 'caching_sha2_password', '$.authentication_string', %s) WHERE User = 'sha2' AND Host = 'localhost'",
                     (p["sha2@localhost:hash"],),
                 )
+                for account in ("tls_app@%", "x509_app@10.1.%", "issuer_app@%.example.se", "subject_app@db1.example.se", "plain_app@192.0.2.7", "under@10.0.0._", "@localhost"):
+                    user, host = account.split("@")
+                    require = f" REQUIRE {MY_REQUIRE[account]}" if account in MY_REQUIRE else ""
+                    cur.execute(f"CREATE USER '{user}'@'{host.replace('%', '%%')}' IDENTIFIED VIA ed25519 USING PASSWORD(%s){require.replace('%', '%%')}", (p[account],))
+                cur.execute(f"GRANT SELECT ON {APP_DATABASE}.* TO 'plain_app'@'192.0.2.7'")
                 cur.execute("FLUSH PRIVILEGES")
             cur.execute(f"CREATE USER '{NOGRANT_USER}'@'127.0.0.1' IDENTIFIED VIA ed25519 USING PASSWORD(%s)", (nogrant_pw,))
             for stmt in readme_grants("mariadb"):

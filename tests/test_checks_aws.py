@@ -265,7 +265,7 @@ def test_messages_a_dpo_can_read(full: tuple[Run, Any, str]) -> None:
     assert v[("DATA-AWS-S3-REPLICATION", "aws:main")].message == (
         "1 of 2 enabled replication rules copy data outside the allowed regions: replicated-to-us replicates to replica-us in us-east-1 (US), not an allowed region")
     sg = v[("ACCESS-AWS-SG-OPEN-ADMIN-PORTS", "aws:main")].message
-    assert "(ssh-world) in eu-north-1 opens 22 to 0.0.0.0/0" in sg and "(postgres-v6) in eu-north-1 opens 5432 to ::/0" in sg
+    assert "(ssh-world, Name Bastion) in eu-north-1 opens 22 to 0.0.0.0/0" in sg and "(postgres-v6) in eu-north-1 opens 5432 to ::/0" in sg
     assert "(all-traffic) in eu-north-1 opens all traffic to 0.0.0.0/0" in sg and "(range-20-30) in eu-north-1 opens 22 to 0.0.0.0/0" in sg
     lifecycle = v[("BACKUP-AWS-S3-LIFECYCLE", "aws:main")].message
     assert "backups-forever: no lifecycle configuration: objects are never deleted" in lifecycle
@@ -283,6 +283,20 @@ def test_messages_a_dpo_can_read(full: tuple[Run, Any, str]) -> None:
     assert "plan forever rule keep (eu-north-1): recovery points are never deleted (no DeleteAfterDays)" in plans
     assert "are deleted after 90 days, more than 35" in plans
     assert v[("BACKUP-AWS-S3-LIFECYCLE", "backup:dumps")].message == "Not applicable: backup dumps is of type path, not s3"
+
+
+def test_findings_name_resources_as_people_know_them(full: tuple[Run, Any, str], seeded: dict[str, Seeded]) -> None:
+    """The Name tag (and the RDS identifier, the security group name) next to each id a person reads."""
+    v = verdicts(full[0])
+    ids = seeded["main"].ids
+    assert f"{ids['web-us']} (web-us) is in us-east-1" in v[("DATA-AWS-EC2-LOCATION", "aws:main")].message
+    assert f"snapshot {ids['data-eu-snap-us-copy']} (kundregister-kopia) is in us-east-1" in v[("DATA-AWS-EC2-LOCATION", "aws:main")].message
+    assert f"volume {ids['plain-ie']} (scratch-ie) in eu-west-1 is not encrypted" in v[("ACCESS-AWS-EBS-ENCRYPTION", "aws:main")].message
+    assert f"{ids['ssh-world']} (ssh-world, Name Bastion) in eu-north-1 opens 22 to 0.0.0.0/0" in v[("ACCESS-AWS-SG-OPEN-ADMIN-PORTS", "aws:main")].message
+    assert "public-db (Kundregister) (postgres) in eu-west-1 is publicly accessible" in v[("ACCESS-AWS-RDS-PUBLIC", "aws:main")].message
+    assert "database public-db (Kundregister) in eu-west-1 does not encrypt its storage" in v[("ACCESS-AWS-RDS-ENCRYPTION", "aws:main")].message
+    assert "snapshot orders-eu-manual of database orders-eu" not in v[("DATA-AWS-RDS-LOCATION", "aws:main")].message  # allowed: not in the failure list
+    assert "database orders-us is in us-east-1" in v[("DATA-AWS-RDS-LOCATION", "aws:main")].message
 
 
 def test_every_call_is_evidence_and_no_secret_is_recorded(full: tuple[Run, Any, str], rig: MotoRig) -> None:

@@ -78,7 +78,7 @@ def test_cross_region_snapshot_copy_and_backup_replication_outside_the_eu_fail()
         "db:eu-north-1/orders": "pass",
     }
     assert "database orders replicates its automated backups to us-west-2 (US), not an allowed region" in out.message
-    assert "manual snapshot orders-copy is in us-west-2 (US), not an allowed region, copied from eu-north-1" in out.message
+    assert "manual snapshot orders-copy of database orders is in us-west-2 (US), not an allowed region, copied from eu-north-1" in out.message
     assert "automated backups of orders are in us-west-2 (US), not an allowed region (database in eu-north-1)" in out.message
 
 

@@ -20,16 +20,18 @@ from db_rig import PG_HBA_LINES, inventory, pg_entry, pg_rig  # noqa: F401 - fix
 from helpers import audit, statuses, verdicts
 
 PG_CONTROLS = [
-    "PWHASH-PG-PASSWORD-ENCRYPTION", "PWHASH-PG-ROLE-PASSWORDS", "TLS-PG-SSL", "TLS-PG-HBA-HOSTSSL",
+    "PWHASH-PG-PASSWORD-ENCRYPTION", "PWHASH-PG-ROLE-PASSWORDS", "TLS-PG-SSL", "TLS-PG-HBA-HOSTSSL", "TLS-PG-ROLE-TLS",
     "ACCESS-PG-HBA-TRUST", "ACCESS-PG-HBA-OPEN", "ACCESS-PG-LISTEN-ADDRESSES", "ACCESS-PG-SUPERUSERS",
 ]
 WEAK, STRONG = "database:pg-weak", "database:pg-strong"
 DEFAULTS = {"pg_hba_open_to_all_allowed": False, "pg_superusers_allowed": ["postgres"], "pg_roles_without_password_allowed": [],
-            "db_listen_addresses_allowed": pg.DB_LISTEN_ADDRESSES_ALLOWED.default}
+            "db_listen_addresses_allowed": pg.DB_LISTEN_ADDRESSES_ALLOWED.default, "pg_hba_local_trust_roles_allowed": []}
 
 
-def rule(line: int, type_: str | None, address: str | None = None, netmask: str | None = None, method: str | None = "scram-sha-256", error: str | None = None) -> dict[str, Any]:
-    return {"line_number": line, "file_name": None, "type": type_, "database": ["all"], "user_name": ["all"], "address": address, "netmask": netmask, "auth_method": method, "error": error}
+def rule(line: int, type_: str | None, address: str | None = None, netmask: str | None = None, method: str | None = "scram-sha-256", error: str | None = None,
+         database: list[str] | None = None, users: list[str] | None = None) -> dict[str, Any]:
+    return {"line_number": line, "file_name": None, "type": type_, "database": database or ["all"], "user_name": users or ["all"], "address": address,
+            "netmask": netmask, "auth_method": method, "error": error}
 
 
 def evaluate(control: Any, facts: dict[str, Any], **params: Any) -> Outcome:
@@ -77,18 +79,106 @@ def test_hba_controls_on_recorded_rules() -> None:
     hostssl = evaluate(pg.pg_hba_hostssl, facts)
     assert (hostssl.status, hostssl.details["lines"]) == (Status.FAIL, [7])
     trust = evaluate(pg.pg_hba_trust, facts)
-    assert (trust.status, trust.details["lines"]) == (Status.FAIL, [8])
-    assert trust.details["local_trust_rules"] == ["line 1 (local trust)", "line 2 (host 127.0.0.1/32 trust)"]
+    assert (trust.status, trust.details["lines"]) == (Status.FAIL, [1, 2, 8])  # a unix socket or loopback is no excuse
+    assert trust.message.startswith("3 pg_hba rule(s) let clients in without any authentication (trust): line 1 (local trust) for every role, ")
     open_ = evaluate(pg.pg_hba_open, facts)
     assert (open_.status, open_.details["lines"]) == (Status.FAIL, [8])
     assert open_.details["rejecting_catch_all"] == ["line 6 (hostnossl 0.0.0.0/0 reject)"]
     assert evaluate(pg.pg_hba_open, facts, pg_hba_open_to_all_allowed=True).status is Status.PASS
 
 
+@pytest.mark.parametrize(
+    "earlier, later, shadowed",
+    [
+        (rule(1, "host", "0.0.0.0", "0.0.0.0"), rule(2, "hostssl", "10.1.0.0", "255.255.0.0", users=["+staff"], database=["app"]), True),
+        (rule(1, "host", "0.0.0.0", "0.0.0.0"), rule(2, "host", "::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), False),  # IPv4 only
+        (rule(1, "hostssl", "0.0.0.0", "0.0.0.0"), rule(2, "host", "10.0.0.0", "255.0.0.0"), False),  # plain connections get past hostssl
+        (rule(1, "hostnossl", "10.0.0.0", "255.0.0.0"), rule(2, "hostnogssenc", "10.1.0.0", "255.255.0.0"), False),  # SSL gets past hostnossl
+        (rule(1, "host", "10.0.0.0", "255.0.0.0"), rule(2, "hostgssenc", "10.1.0.0", "255.255.0.0"), True),
+        (rule(1, "host", "10.1.0.0", "255.255.0.0"), rule(2, "host", "10.0.0.0", "255.0.0.0"), False),  # a wider line after a narrower one
+        (rule(1, "host", "all"), rule(2, "host", "samenet"), True),
+        (rule(1, "host", "0.0.0.0", "0.0.0.0"), rule(2, "host", "samenet"), False),  # which networks samenet means is not known here
+        (rule(1, "host", ".example.se"), rule(2, "host", "db.example.se"), True),
+        (rule(1, "host", "db.example.se"), rule(2, "host", "10.0.0.1", "255.255.255.255"), False),  # a host name vs an address: cannot tell
+        (rule(1, "host", "all", database=["all"]), rule(2, "host", "all", database=["replication"]), False),  # all does not match replication
+        (rule(1, "host", "all", database=["replication"]), rule(2, "host", "all", database=["replication"]), True),
+        (rule(1, "host", "all", database=["all"]), rule(2, "host", "all", database=["sameuser", "samerole"]), True),
+        (rule(1, "host", "all", database=["sameuser"]), rule(2, "host", "all", database=["app"]), False),  # app might not be the user's name
+        (rule(1, "host", "all", users=["+staff"]), rule(2, "host", "all", users=["alice"]), False),  # membership is not judged from pg_hba
+        (rule(1, "host", "all", users=["alice", "bob"]), rule(2, "host", "all", users=["bob"]), True),
+        (rule(1, "host", "all", users=["/^app"]), rule(2, "host", "all", users=["app1"]), False),  # a regular expression is not evaluated
+        (rule(1, "local", method="peer", users=["postgres"]), rule(2, "local", method="trust"), False),
+        (rule(1, "local", method="peer"), rule(2, "local", method="trust", users=["postgres"]), True),
+        (rule(1, "local", method="peer"), rule(2, "host", "127.0.0.1", "255.255.255.255"), False),
+    ],
+)
+def test_first_match_shadowing_is_claimed_only_when_certain(earlier: dict[str, Any], later: dict[str, Any], shadowed: bool) -> None:
+    assert pg.covers(earlier, later) is shadowed
+    assert (1 in pg.shadowing([earlier, later])) is shadowed
+
+
+def test_a_shadowed_line_is_unreachable_not_judged() -> None:
+    rules = [
+        rule(1, "host", "0.0.0.0", "0.0.0.0", "reject"),
+        rule(2, "host", "192.168.0.0", "255.255.0.0", "trust"),
+        rule(3, "local", method="peer", users=["postgres"]),
+        rule(4, "local", method="trust", users=["postgres"]),
+        rule(5, "local", method="trust", users=["backup", "postgres"]),
+    ]
+    facts = {"postgres.hba_rules": rules}
+    trust = evaluate(pg.pg_hba_trust, facts)
+    assert (trust.status, trust.details["lines"]) == (Status.FAIL, [5])
+    assert trust.details["unreachable"] == [
+        "line 2 (host 192.168.0.0/16 trust): unreachable, every connection it could match is decided by line 1 first",
+        "line 4 (local trust): unreachable, every connection it could match is decided by line 3 first",
+    ]
+    assert evaluate(pg.pg_hba_hostssl, facts).status is Status.PASS
+    # A unix-socket trust line passes only when the policy names every role on it.
+    assert evaluate(pg.pg_hba_trust, facts, pg_hba_local_trust_roles_allowed=["backup"]).status is Status.FAIL
+    accepted = evaluate(pg.pg_hba_trust, facts, pg_hba_local_trust_roles_allowed=["backup", "postgres"])
+    assert (accepted.status, accepted.details["accepted_local_trust"]) == (Status.PASS, ["line 5 (local trust)"])
+    everyone = evaluate(pg.pg_hba_trust, {"postgres.hba_rules": [rule(1, "local", method="trust")]}, pg_hba_local_trust_roles_allowed=["backup", "postgres"])
+    assert everyone.status is Status.FAIL and "for every role" in everyone.message
+    host = evaluate(pg.pg_hba_trust, {"postgres.hba_rules": [rule(1, "host", "127.0.0.1", "255.255.255.255", "trust", users=["backup"])]}, pg_hba_local_trust_roles_allowed=["backup"])
+    assert host.status is Status.FAIL  # the parameter is for unix sockets only
+
+
+def test_role_tls_follows_groups_and_first_match() -> None:
+    roles = [
+        {"role": "alice", "superuser": False, "login": True, "member_of": ["staff"]},
+        {"role": "bob", "superuser": False, "login": True, "member_of": ["ops"]},
+        {"role": "ops", "superuser": False, "login": False, "member_of": ["staff"]},  # bob is in staff through ops
+        {"role": "carol", "superuser": False, "login": True, "member_of": []},
+        {"role": "staff", "superuser": False, "login": False, "member_of": []},
+        {"role": "svc", "superuser": False, "login": True, "member_of": []},
+    ]
+    rules = [
+        rule(1, "hostssl", "10.0.0.0", "255.0.0.0", users=["all"]),
+        rule(2, "host", "10.1.0.0", "255.255.0.0", users=["+staff"]),
+        rule(3, "hostssl", "10.2.0.0", "255.255.0.0", users=["carol"]),
+        rule(4, "host", "127.0.0.1", "255.255.255.255", users=["all"]),  # loopback: not the network
+        rule(5, "host", "0.0.0.0", "0.0.0.0", "reject"),
+        rule(6, "host", "192.168.0.0", "255.255.0.0", users=["svc"]),  # shadowed by line 5
+        rule(7, "hostnossl", "fd00::", "ff00::", users=["carol", "nosuchrole"]),
+    ]
+    out = evaluate(pg.pg_role_tls, {"postgres.hba_rules": rules, "postgres.roles": roles})
+    assert out.status is Status.FAIL
+    assert out.details["roles_without_tls"] == [
+        {"role": "alice", "lines": ["line 2 (host 10.1.0.0/16 scram-sha-256)"]},
+        {"role": "bob", "lines": ["line 2 (host 10.1.0.0/16 scram-sha-256)"]},
+        {"role": "carol", "lines": ["line 7 (hostnossl fd00::/8 scram-sha-256)"]},
+    ]
+    assert out.message.startswith("3 of 4 login role(s) can connect over the network without TLS: alice (by line 2 (host 10.1.0.0/16 scram-sha-256)); ")
+    safe = evaluate(pg.pg_role_tls, {"postgres.hba_rules": [rules[0], rules[3], rules[4], rules[5]], "postgres.roles": roles})
+    assert (safe.status, safe.message) == (Status.PASS, "None of the 4 login role(s) can connect over the network without TLS")
+    regex = evaluate(pg.pg_role_tls, {"postgres.hba_rules": [rule(1, "host", "10.0.0.0", "255.0.0.0", users=["/^app"])], "postgres.roles": roles})
+    assert (regex.status, regex.reason) == (Status.ERROR, "incomplete_evidence")
+
+
 def test_unparseable_hba_line_is_an_error_not_a_verdict() -> None:
     rules = [rule(1, "host", "10.0.0.0", "255.0.0.0", "trust"), rule(2, None, method=None, error='invalid authentication method "trusty"')]
-    for control in (pg.pg_hba_hostssl, pg.pg_hba_trust, pg.pg_hba_open):
-        out = evaluate(control, {"postgres.hba_rules": rules})
+    for control in (pg.pg_hba_hostssl, pg.pg_hba_trust, pg.pg_hba_open, pg.pg_role_tls):
+        out = evaluate(control, {"postgres.hba_rules": rules, "postgres.roles": []})
         assert (out.status, out.reason) == (Status.ERROR, "incomplete_evidence")
         assert 'line 2: invalid authentication method "trusty"' in out.message
 
@@ -197,19 +287,88 @@ def test_every_planted_hba_line_gets_its_verdict(pg_runs) -> None:
         "ACCESS-PG-HBA-OPEN": set(found[("ACCESS-PG-HBA-OPEN", WEAK)].details["lines"]),
     }
     expected = {  # line -> the controls that must flag it (and no other)
-        "local_peer": set(), "local_trust": set(), "loopback_host": set(), "loopback6_trust": set(), "hostssl_private": set(),
+        "local_peer": set(), "local_trust": {"ACCESS-PG-HBA-TRUST"}, "loopback_host": set(), "loopback6_trust": {"ACCESS-PG-HBA-TRUST"}, "hostssl_private": set(),
         "host_private": {"TLS-PG-HBA-HOSTSSL"}, "hostnossl": {"TLS-PG-HBA-HOSTSSL"}, "hostssl_trust": {"ACCESS-PG-HBA-TRUST"},
         "hostssl_any4": {"ACCESS-PG-HBA-OPEN"}, "hostssl_any6": {"ACCESS-PG-HBA-OPEN"}, "host_any_reject": set(), "hostssl_samenet": set(),
-        "host_netmask_trust": {"TLS-PG-HBA-HOSTSSL", "ACCESS-PG-HBA-TRUST"}, "hostssl_all": {"ACCESS-PG-HBA-OPEN"}, "hostssl_localhost_trust": set(),
+        "host_netmask_trust": set(), "hostssl_all": {"ACCESS-PG-HBA-OPEN"}, "hostssl_localhost_trust": set(),  # both shadowed: see below
     }
     assert set(expected) == set(PG_HBA_LINES)
     for name, line in PG_HBA_LINES.items():
         assert {c for c, lines in flagged.items() if line in lines} == expected[name], f"pg_hba line {line} ({name})"
     trust = found[("ACCESS-PG-HBA-TRUST", WEAK)]
-    assert trust.details["local_trust_rules"] == ["line 3 (local trust)", "line 5 (host ::1/128 trust)", "line 16 (hostssl localhost trust)"]
+    # First match decides: line 14 comes after 'host all all 0.0.0.0/0 reject', line 16 after 'hostssl all all all'.
+    assert trust.details["unreachable"] == [
+        "line 14 (host 192.168.0.0/16 trust): unreachable, every connection it could match is decided by line 12 first",
+        "line 16 (hostssl localhost trust): unreachable, every connection it could match is decided by line 15 first",
+    ]
+    for control in ("TLS-PG-HBA-HOSTSSL", "ACCESS-PG-HBA-OPEN"):
+        assert found[(control, WEAK)].details["unreachable"] == trust.details["unreachable"]
+    assert trust.message.startswith("3 pg_hba rule(s) let clients in without any authentication (trust): line 3 (local trust) for every role, line 5 (host ::1/128 trust) for every role, ")
     # ssl is off in the weak cluster: PostgreSQL warns about every hostssl line, and the warnings are kept.
     assert {w["line"] for w in trust.details["warnings"]} == {6, 9, 10, 11, 13, 15, 16}
     assert found[("TLS-PG-HBA-HOSTSSL", STRONG)].message == "All 1 pg_hba rule(s) for non-local connections require TLS (hostssl)"
+
+
+@pytest.mark.integration
+def test_every_login_role_reached_without_tls_is_named(pg_runs) -> None:
+    found = verdicts(pg_runs["run"])
+    weak = found[("TLS-PG-ROLE-TLS", WEAK)]
+    reached = {r["role"]: r["lines"] for r in weak.details["roles_without_tls"]}
+    login = ["app_md5", "app_nopass", "app_plain", "app_scram", "auditor", "auditor_nogrant", "dba_super", "postgres"]
+    assert sorted(reached) == login  # 'all' on lines 7 and 8; line 14 (host trust) is shadowed and adds nothing
+    assert reached["app_md5"] == ["line 7 (host 10.2.0.0/16 scram-sha-256)", "line 8 (hostnossl 10.3.0.0/16 md5)"]
+    assert weak.message.startswith("8 of 8 login role(s) can connect over the network without TLS: app_md5 (by line 7 (host 10.2.0.0/16 scram-sha-256), line 8 (hostnossl 10.3.0.0/16 md5)); ")
+    assert found[("TLS-PG-ROLE-TLS", STRONG)].message == "None of the 3 login role(s) can connect over the network without TLS"
+
+
+@pytest.mark.integration
+def test_first_match_trust_and_roles_on_a_real_pg_hba(pg_rig, tmp_path: Path) -> None:
+    """pg_hba_file_rules reads the file on disk: a second pg_hba.conf is judged without reloading the server (and put back after)."""
+    hba = """\
+local     all          postgres                    peer
+local     all          app_nopass                  trust
+local     all          all                         trust
+host      all          all        127.0.0.1/32     trust
+host      all          app_md5    127.0.0.1/32     scram-sha-256
+hostssl   all          +staff     10.5.0.0/16      trust
+host      all          +staff     10.5.0.0/16      scram-sha-256
+host      all          app_md5    10.5.1.0/24      md5
+host      replication  all        10.6.0.0/16      scram-sha-256
+host      all          all        10.6.0.0/16      trust
+host      all          all        10.7.0.0/16      scram-sha-256
+host      all          all        10.7.1.0/24      trust
+host      all          all        all              reject
+hostnossl all          all        192.0.2.0/24     trust
+"""
+    path = Path(pg_rig.weak.data) / "pg_hba.conf"
+    original = path.read_text(encoding="utf-8")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("id: p\ntitle: P\nextends: baseline-eu\nparameters:\n  pg_hba_local_trust_roles_allowed: [app_nopass]\n", encoding="utf-8")
+    inv = inventory(str(tmp_path / "inventory.yaml"), pg_entry("pg-weak", pg_rig.weak))
+    pg_rig.weak.write_hba(hba)
+    try:
+        run = audit(inv, policy=str(policy), only=["ACCESS-PG-HBA-TRUST", "TLS-PG-ROLE-TLS", "TLS-PG-HBA-HOSTSSL"])
+        default = audit(inv, only=["ACCESS-PG-HBA-TRUST"])
+    finally:
+        pg_rig.weak.write_hba(original)
+    found = verdicts(run)
+    trust = found[("ACCESS-PG-HBA-TRUST", WEAK)]
+    # 3: local for every role; 4: loopback host; 6: hostssl; 10: not shadowed by the replication line 9. Line 2 is accepted by the policy.
+    assert (trust.status.value, trust.details["lines"]) == ("fail", [3, 4, 6, 10])
+    assert trust.details["accepted_local_trust"] == ["line 2 (local trust)"]
+    assert trust.details["unreachable"] == [
+        "line 5 (host 127.0.0.1/32 scram-sha-256): unreachable, every connection it could match is decided by line 4 first",
+        "line 12 (host 10.7.1.0/24 trust): unreachable, every connection it could match is decided by line 11 first",
+        "line 14 (hostnossl 192.0.2.0/24 trust): unreachable, every connection it could match is decided by line 13 first",
+    ]
+    # Line 8 may or may not be shadowed by '+staff' on line 7 (app_md5 is a member): not claimed, so it is judged.
+    assert verdicts(default)[("ACCESS-PG-HBA-TRUST", WEAK)].details["lines"] == [2, 3, 4, 6, 10]  # default policy: no local trust accepted
+    roles = {r["role"]: r["lines"] for r in found[("TLS-PG-ROLE-TLS", WEAK)].details["roles_without_tls"]}
+    assert roles["app_md5"] == ["line 7 (host 10.5.0.0/16 scram-sha-256)", "line 8 (host 10.5.1.0/24 md5)", "line 9 (host 10.6.0.0/16 scram-sha-256)",
+                                "line 10 (host 10.6.0.0/16 trust)", "line 11 (host 10.7.0.0/16 scram-sha-256)"]
+    assert roles["app_plain"][0] == "line 7 (host 10.5.0.0/16 scram-sha-256)"  # a member of staff through ops
+    assert "line 7 (host 10.5.0.0/16 scram-sha-256)" not in roles["app_scram"]  # not in staff
+    assert set(roles) == {"app_md5", "app_nopass", "app_plain", "app_scram", "auditor", "auditor_nogrant", "dba_super", "postgres"}
 
 
 @pytest.mark.integration

@@ -274,6 +274,17 @@ def test_without_password_is_prohibit_password(printed: str) -> None:
     assert ctl.evaluate(facts, {"ssh_root_login_allowed": ["no"]}, None).status.value == "fail"
 
 
+def test_root_login_message_names_each_accepted_setting_once() -> None:
+    """A policy listing both spellings of one setting: the message and details name it once."""
+    from helpers import registry
+
+    ctl = registry().controls["ACCESS-SSH-ROOT-LOGIN"]
+    facts = {"sshd.effective_config": parse_sshd_t("permitrootlogin yes\n")}
+    outcome = ctl.evaluate(facts, {"ssh_root_login_allowed": ["no", "prohibit-password", "without-password", "No"]}, None)
+    assert (outcome.status.value, outcome.message) == ("fail", "PermitRootLogin is yes; the policy accepts only no, prohibit-password")
+    assert outcome.details["allowed"] == ["no", "prohibit-password"]
+
+
 # -- root_dir: an image's sshd_config, never this machine's sshd ------------------------
 
 

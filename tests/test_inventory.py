@@ -203,6 +203,53 @@ def test_defaults_fill_only_sections_that_have_the_key_and_entries_that_leave_it
     assert t["processor:abroad"].address == "US"
 
 
+def test_null_unsets_an_inherited_default(tmp_path):
+    path = write(str(tmp_path / "inv.yaml"), """
+        defaults:
+          tls_ca: /etc/ssl/db-ca.pem
+          port: 2222
+          connection: local
+        databases:
+          - name: with-ca
+            engine: postgresql
+            host: db1.example.se
+          - name: no-tls
+            engine: mariadb
+            host: db2.example.se
+            tls_ca: null
+            port: ~
+        servers:
+          - name: ssh-again
+            host: s.example.se
+            connection: null
+        """)
+    t = {x.id: x for x in load_inventory(path).targets}
+    assert t["database:with-ca"].get("tls_ca") == "/etc/ssl/db-ca.pem"
+    assert "tls_ca" not in t["database:no-tls"].settings and "port" not in t["database:no-tls"].settings
+    assert t["database:no-tls"].address == "db2.example.se:3306"  # the engine's port, not the default 2222
+    # Unsetting an inventory default brings back the built-in one.
+    assert t["server:ssh-again"].get("connection") == "ssh"
+
+
+def test_null_where_nothing_is_inherited_or_the_key_is_required_is_an_error(tmp_path):
+    path = write(str(tmp_path / "inv.yaml"), """
+        defaults:
+          country: SE
+        processors:
+          - name: p
+            country: null
+        databases:
+          - name: d
+            engine: postgresql
+            host: db.example.se
+            tls_ca: null
+        """)
+    assert problems_of(path) == [
+        f"{path}:5:14: processors[0].country: null unsets the default 'country', but every entry of processors needs 'country'; give this entry its own value",
+        f"{path}:10:13: databases[0].tls_ca: expected a file path, found nothing (null)",  # no default to unset: a null is still a mistake
+    ]
+
+
 def test_a_default_valid_for_one_section_only_applies_where_it_fits(tmp_path):
     # `purpose` is free text for processors but backup|bookkeeping for backups.
     path = write(str(tmp_path / "inv.yaml"), """
