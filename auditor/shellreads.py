@@ -272,8 +272,8 @@ class SharedReads:
             raise CollectError(Reason.PERMISSION_DENIED, f"{path} could not be examined: {listing['errors'][0] if listing['errors'] else 'no listing record'}")
         contents = self._cat_contents(ctx)
         if path not in contents:  # listed, but not as a regular file: cat's bytes for it were not counted
-            entry = next((e for e in listing["entries"] if e["path"] == path), None)
-            kind = {"l": "a symbolic link whose target does not exist", "d": "a folder"}.get(entry["type"] if entry else "", f"not a regular file (type {entry['type'] if entry else '?'})")
+            listed = next((e for e in listing["entries"] if e["path"] == path), None)
+            kind = {"l": "a symbolic link whose target does not exist", "d": "a folder"}.get(listed["type"] if listed else "", f"not a regular file (type {listed['type'] if listed else '?'})")
             raise CollectError(Reason.COMMAND_FAILED, f"{path} is {kind}: it cannot be read as a file")
         return self._record_file(ctx, self._cat_result(ctx), path, contents[path], redact)
 
