@@ -112,7 +112,7 @@ class Collector:
     func: Callable[..., Any]
     module: str = ""
     reads: Callable[[Any, Any], Any] | None = None  # (target, host) -> auditor.shellreads.Reads: what it lists/reads, shared with the target's other collectors
-    sudo_commands: Callable[[Any, Any], list[list[str]]] | None = None  # (target, host) -> argv it runs through sudo besides the shared reads (for `auditor sudoers`)
+    sudo_commands: Callable[[Any, Any], list[Any]] | None = None  # (target, host) -> argv (or SudoCommand, SudoPattern) it runs through sudo besides the shared reads (for `auditor sudoers`)
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def parameter(name: str, type: Any, default: Any, doc: str) -> Parameter:
 
 def collector(
     name: str, *, kinds: Iterable[str], transport: str = "shell", timeout: float = 30.0,
-    reads: Callable[[Any, Any], Any] | None = None, sudo_commands: Callable[[Any, Any], list[list[str]]] | None = None,
+    reads: Callable[[Any, Any], Any] | None = None, sudo_commands: Callable[[Any, Any], list[Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Collector]:
     """Declare a fact collector. ``transport`` names the connection it needs:
     ``shell`` (run argv on the target), ``inventory`` (no connection: the

@@ -271,6 +271,10 @@ class SharedReads:
         if listing["unreadable"] or not listing["entries"]:
             raise CollectError(Reason.PERMISSION_DENIED, f"{path} could not be examined: {listing['errors'][0] if listing['errors'] else 'no listing record'}")
         contents = self._cat_contents(ctx)
+        if path not in contents:  # listed, but not as a regular file: cat's bytes for it were not counted
+            listed = next((e for e in listing["entries"] if e["path"] == path), None)
+            kind = {"l": "a symbolic link whose target does not exist", "d": "a folder"}.get(listed["type"] if listed else "", f"not a regular file (type {listed['type'] if listed else '?'})")
+            raise CollectError(Reason.COMMAND_FAILED, f"{path} is {kind}: it cannot be read as a file")
         return self._record_file(ctx, self._cat_result(ctx), path, contents[path], redact)
 
     def listing_quiet(self, ctx: Any, path: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from .collect import account_of, rooted
 from .shellreads import cat_argv, find_argv, merge
-from .sudoers_file import SudoCommand, dropin_reader, rule, sudoers_command
+from .sudoers_file import SudoCommand, SudoPattern, dropin_reader, rule, sudoers_command
 
 
 def _alias_name(text: str) -> str:
@@ -39,7 +39,7 @@ def server_commands(registry: Any, plans: Sequence[Any], transports: Any) -> dic
             continue
         if not host.get("sudo"):
             continue
-        entry = out.setdefault(host.id, {"server": host, "user": account_of(host), "exact": [], "dropins": [], "backup": []})
+        entry = out.setdefault(host.id, {"server": host, "user": account_of(host), "exact": [], "dropins": [], "backup": [], "patterns": []})
         reads = merge(c.reads(plan.target, host) for c in shell if c.reads is not None)
         if reads.files or reads.dirs or reads.trees:
             entry["exact"].append(find_argv(reads, rooted(host, "")))
@@ -49,7 +49,9 @@ def server_commands(registry: Any, plans: Sequence[Any], transports: Any) -> dic
             entry["dropins"].append(folder)
         for col in shell:
             for command in (col.sudo_commands(plan.target, host) if col.sudo_commands else []):
-                if isinstance(command, SudoCommand) and command.env_keep:
+                if isinstance(command, SudoPattern):
+                    entry["patterns"].append(command.cmnd)
+                elif isinstance(command, SudoCommand) and command.env_keep:
                     entry["backup"].append(command)
                 else:
                     entry["exact"].append(list(command.argv) if isinstance(command, SudoCommand) else list(command))
@@ -82,6 +84,7 @@ def render_inventory(servers: Mapping[str, Mapping[str, Any]], *, inventory_path
             except ValueError as exc:
                 lines.append(f"# {entry['server'].id}: not granted, {exc}")
         commands += [dropin_reader(["cat", "--"], d) for d in dict.fromkeys(entry["dropins"])]
+        commands += list(dict.fromkeys(entry.get("patterns", [])))
         groups.setdefault(tuple(dict.fromkeys(commands)), []).append(entry)
         backup.update(dict.fromkeys(sudoers_command(c.argv) for c in entry["backup"]))
         keep.update(dict.fromkeys(v for c in entry["backup"] for v in c.env_keep))

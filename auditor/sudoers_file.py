@@ -29,6 +29,7 @@ PROGRAM_PATHS = {
     "borg": "/usr/bin/borg",
     "restic": "/usr/bin/restic",
     "ss": "/usr/bin/ss",
+    "head": "/usr/bin/head",
 }
 _GLOB = re.compile(r"([\\*?\[\]])")  # fnmatch(3) specials: sudo matches arguments with fnmatch when any is present
 _LEXER = re.compile(r"([\\,:= ])")  # characters the sudoers lexer wants escaped in a command
@@ -75,6 +76,25 @@ def dropin_reader(prefix: Sequence[str], folder: str) -> str:
     return f"{program_path(prefix[0])} " + re.sub(r"([,:=])", r"\\\1", regex)
 
 
+# A path segment a tree reader's rule allows: no "." or ".." (it cannot start with a dot), no blank, no option.
+TREE_SEGMENT = r"[A-Za-z0-9_@+%-][A-Za-z0-9._@+%-]*"
+_TREE_SEGMENT_RE = re.compile(TREE_SEGMENT)
+
+
+def tree_reader(prefix: Sequence[str], folder: str) -> str:
+    """A Cmnd allowing ``prefix... FILE...`` for files anywhere below ``folder`` whose every segment is plain (:data:`TREE_SEGMENT`)."""
+    head = " ".join(_regex_literal(a) for a in prefix[1:])
+    name = _regex_literal(folder.rstrip("/")) + f"(/{TREE_SEGMENT})+"
+    regex = f"^{head} {name}( {name})*$"
+    return f"{program_path(prefix[0])} " + re.sub(r"([,:=])", r"\\\1", regex)
+
+
+def tree_reader_allows(folder: str, path: str) -> bool:
+    """Whether :func:`tree_reader`'s rule for ``folder`` matches ``path`` (a file the collector may name)."""
+    base = folder.rstrip("/") + "/"
+    return path.startswith(base) and all(_TREE_SEGMENT_RE.fullmatch(seg) for seg in path[len(base):].split("/"))
+
+
 def rule(user: str, commands: Iterable[str]) -> str:
     return f"{user} ALL=(root) NOPASSWD:NOEXEC: " + ", ".join(commands)
 
@@ -88,6 +108,13 @@ def allow_line(user: str, argv: Sequence[str]) -> str:
 
 
 # -- the drop-in for a whole inventory ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SudoPattern:
+    """A command whose file arguments only the server knows, as the sudoers Cmnd that allows it (see :func:`tree_reader`)."""
+
+    cmnd: str
 
 
 @dataclass(frozen=True)

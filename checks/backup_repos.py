@@ -8,7 +8,9 @@ BACKUP-FRESHNESS in checks/files.py judge it the same way:
 * ``type: path``: the same ``find`` listing as a server's backup_paths
   (entries of type ``f``, ``d``...);
 * ``type: borg``: ``borg list --json --bypass-lock REPO`` (no lock file is
-  written), one entry of type ``a`` per archive, its time as mtime;
+  written), one entry of type ``a`` per archive, its time as mtime; the same
+  document names the repository's encryption mode (``encryption``), so
+  BACKUP-ENCRYPTED needs no ``borg info`` of its own;
 * ``type: restic``: ``restic snapshots --json --no-lock --no-cache``, one
   entry of type ``a`` per snapshot;
 * ``type: s3``: not here (the AWS checks audit buckets).
@@ -105,6 +107,15 @@ def parse_borg_list(text: str, repository: str) -> list[dict[str, Any]]:
         raise CollectError(Reason.PARSE_ERROR, f"unexpected `borg list --json` output ({exc}): {text.strip()[:120]!r}") from None
 
 
+def parse_borg_encryption(text: str) -> str | None:
+    """The repository's encryption mode from the same ``borg list --json`` document (None: borg did not say)."""
+    try:
+        mode = (_json_payload(text, "{").get("encryption") or {}).get("mode")
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return mode if isinstance(mode, str) else None
+
+
 def parse_restic_snapshots(text: str, repository: str) -> list[dict[str, Any]]:
     """``restic snapshots --json`` → one archive entry per snapshot (path ``REPO#SHORT_ID``)."""
     try:
@@ -180,7 +191,7 @@ def backup_set_listing(ctx: Context) -> dict[str, Any]:
                 raise CollectError(Reason.AUTH_FAILED, error.message + " (through sudo, the passphrase reaches borg only if sudoers keeps it: Defaults env_keep += \"BORG_PASSPHRASE\"; see `auditor sudoers`)")
             raise error
         entries = parse_borg_list(result.text, repository)
-        return _listing(repository, entries, "borg", target_clock(ctx), purpose)
+        return {**_listing(repository, entries, "borg", target_clock(ctx), purpose), "encryption": parse_borg_encryption(result.text)}
     if kind == "restic":
         secret = _password(ctx)
         if secret is None:
@@ -189,5 +200,6 @@ def backup_set_listing(ctx: Context) -> dict[str, Any]:
         if result.exit_status != 0:
             raise repository_error("restic", repository, result.error_text, result.exit_status)
         entries = parse_restic_snapshots(result.text, repository)
-        return _listing(repository, entries, "restic", target_clock(ctx), purpose)
+        # restic has no unencrypted mode: a repository that opens with the password is encrypted (AES-256-CTR, Poly1305-AES)
+        return {**_listing(repository, entries, "restic", target_clock(ctx), purpose), "encryption": "restic"}
     raise CollectError(Reason.CONFIG_ERROR, f"backup type {kind!r} is not supported")

@@ -63,7 +63,8 @@ PG_HBA_LOCAL_TRUST_ROLES_ALLOWED = parameter(
 )
 PG_ROLES_WITHOUT_PASSWORD_ALLOWED = parameter(
     "pg_roles_without_password_allowed", list, [],
-    "PostgreSQL login roles accepted without a stored password (roles that authenticate only by peer, certificate or GSSAPI).",
+    "No longer read by any control (kept so that policies setting it still load): a role without a stored password cannot "
+    "log in with a password at all, so PWHASH-PG-ROLE-PASSWORDS lists it in its details instead of judging it.",
 )
 
 SHOWN = 20
@@ -401,26 +402,31 @@ def pg_password_encryption(facts: Mapping[str, Any], params: Mapping[str, Any], 
 
 @control(
     "PWHASH-PG-ROLE-PASSWORDS", family="password_hashing", **_DB, severity="high", facts=("postgres.role_passwords",),
-    params=("pg_roles_without_password_allowed",),
     references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 21.5 Password Authentication", "OWASP Password Storage Cheat Sheet"),
     title="Every PostgreSQL login role's password is stored as SCRAM-SHA-256",
     rationale="Changing password_encryption does not rehash stored passwords: roles keep md5 verifiers (or, after old upgrades, plaintext) "
-    "until their password is set again. A login role without a password relies entirely on pg_hba's other methods.",
+    "until their password is set again. A role without a stored password (the packaged postgres superuser, peer-only service roles) "
+    "cannot log in with a password at all: it is listed, not judged; pg_hba's methods decide how it logs in.",
 )
 def pg_role_passwords(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     roles = facts["postgres.role_passwords"]
-    allowed_none = set(params["pg_roles_without_password_allowed"])
     login = [r for r in roles if r["login"]]
+    with_password = [r for r in login if r["scheme"] != "none"]
     counts: dict[str, int] = {}
     for r in login:
         counts[r["scheme"]] = counts.get(r["scheme"], 0) + 1
-    weak = [r for r in login if r["scheme"] != "scram-sha-256" and not (r["scheme"] == "none" and r["role"] in allowed_none)]
+    weak = [r for r in with_password if r["scheme"] != "scram-sha-256"]
     nologin_weak = [r["role"] for r in roles if not r["login"] and r["scheme"] not in ("scram-sha-256", "none")]
-    details = {"login_roles": len(login), "schemes": counts, "nologin_with_weak_password": nologin_weak, "accepted_without_password": sorted(r["role"] for r in login if r["scheme"] == "none" and r["role"] in allowed_none)}
+    without = sorted(r["role"] for r in login if r["scheme"] == "none")
+    details = {"login_roles": len(login), "login_roles_with_password": len(with_password), "schemes": counts,
+               "nologin_with_weak_password": nologin_weak, "login_roles_without_password": without}
+    also = f"; {len(without)} login role(s) have no stored password and cannot log in with one: {', '.join(without[:SHOWN])}" if without else ""
     if weak:
         listing = ", ".join(f"{r['role']} ({_scheme_words(r['scheme'])})" for r in weak[:SHOWN])
-        return failed(f"{len(weak)} login role(s) have a password not stored as SCRAM-SHA-256: {listing}", weak=[{"role": r["role"], "scheme": r["scheme"]} for r in weak], **details)
-    return passed(f"All {len(login)} login role(s) store their password as SCRAM-SHA-256" + (" or are accepted without one" if details["accepted_without_password"] else ""), **details)
+        return failed(f"{len(weak)} login role(s) have a password not stored as SCRAM-SHA-256: {listing}{also}", weak=[{"role": r["role"], "scheme": r["scheme"]} for r in weak], **details)
+    if not with_password:
+        return passed(f"No login role has a stored password ({len(login)} login role(s), none can log in with a password){also}", **details)
+    return passed(f"All {len(with_password)} login role(s) with a password store it as SCRAM-SHA-256{also}", **details)
 
 
 def _scheme_words(scheme: str) -> str:

@@ -4,6 +4,13 @@ One ``GET`` each, read-only, status line and headers only; no redirect is
 followed (the auditor connects only to what the inventory names). The plain
 URL is the target's ``http_url``, or its URL with ``http://`` on port 80.
 
+A plain-HTTP port that refuses the connection is an answer: nothing serves
+plain HTTP, so nothing needs redirecting (pass), provided the HTTPS port of
+the same site accepts connections (a site that refuses both is down, which
+is no evidence of anything: error). A timeout is never an answer. A site the
+inventory names by an ``http://`` URL is served over plain HTTP: HSTS fails
+without a request (browsers ignore the header over http://).
+
 >>> redirects_to_https({"status": 301, "headers": [["Location", "https://shop.example.se/"]]})
 True
 """
@@ -13,9 +20,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from auditor.collect import Context
-from auditor.model import Target
+from auditor.errors import CollectError
+from auditor.model import Reason, Target
 from auditor.registry import Outcome, collector, control, failed, parameter, passed
-from auditor.transports.net import header_values, parse_hsts
+from auditor.transports.net import Refused, header_values, parse_hsts
 
 HSTS_MIN_AGE = parameter(
     "hsts_min_age", int, 15552000,
@@ -32,8 +40,17 @@ def _record(ctx: Context, which: str) -> dict[str, Any]:
     return answer
 
 
+def plain_url(ctx: Context) -> str | None:
+    """The site's http:// URL when the inventory names it so (no TLS to probe), else None."""
+    return next((ep.plain_url for ep in ctx.conn.endpoints if ep.plain_url), None)
+
+
 @collector("tls.hsts", kinds=("web",), transport="net", timeout=30)
 def hsts_header(ctx: Context) -> dict[str, Any]:
+    plain = plain_url(ctx)
+    if plain is not None:
+        ctx.record("inventory", ctx.target.source, f"web {ctx.target.name}: url: {plain}\n(served over plain HTTP: no HTTPS answer to read a Strict-Transport-Security header from)")
+        return {"url": plain, "plain_http": True, "status": None, "status_line": None, "hsts": [], "parsed": None}
     answer = _record(ctx, "https")
     values = header_values(answer, "Strict-Transport-Security")
     return {"url": answer["url"], "status": answer["status"], "status_line": answer["status_line"], "hsts": values, "parsed": parse_hsts(values[0]) if values else None}
@@ -41,8 +58,24 @@ def hsts_header(ctx: Context) -> dict[str, Any]:
 
 @collector("tls.http_redirect", kinds=("web",), transport="net", timeout=30)
 def http_redirect(ctx: Context) -> dict[str, Any]:
-    answer = _record(ctx, "http")
+    try:
+        answer = _record(ctx, "http")
+    except Refused as exc:
+        return _refused(ctx, exc)
     return {"url": answer["url"], "status": answer["status"], "status_line": answer["status_line"], "location": (header_values(answer, "Location") or [None])[0]}
+
+
+def _refused(ctx: Context, exc: Refused) -> dict[str, Any]:
+    """The plain-HTTP port refused: an answer if the site's HTTPS port is up, else the site is down (error)."""
+    http_url = ctx.conn.http["http"].url
+    ctx.record("network", f"GET {http_url}", f"# connect: {exc.message}")
+    if plain_url(ctx) is not None:  # the site's own (only) URL refuses: it is down
+        raise exc
+    up, transcript = ctx.conn.tcp_answer("https", budget=ctx.remaining())
+    ctx.evidence.append(transcript.evidence())
+    if not up:
+        raise CollectError(Reason.UNREACHABLE, f"{exc.message}, and the HTTPS port refuses connections too: the site is down, so a closed plain-HTTP port shows nothing")
+    return {"url": http_url, "status": None, "status_line": None, "location": None, "listener": False, "refusal": exc.message}
 
 
 def redirects_to_https(answer: Mapping[str, Any]) -> bool:
@@ -63,6 +96,8 @@ def web_hsts(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target
     fact = facts["tls.hsts"]
     minimum = params["hsts_min_age"]
     shown = {"url": fact["url"], "status": fact["status"], "header": fact["hsts"], "minimum": minimum}
+    if fact.get("plain_http"):
+        return failed(f"served over plain HTTP ({fact['url']}): no HTTPS, so no Strict-Transport-Security (browsers ignore it over http://)", **shown, plain_http=True)
     if not fact["hsts"]:
         return failed(f"{fact['url']} sends no Strict-Transport-Security header ({fact['status_line']})", **shown)
     parsed = fact["parsed"] or {}
@@ -85,6 +120,8 @@ def web_hsts(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target
 def web_http_redirect(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     fact = facts["tls.http_redirect"]
     shown = {"url": fact["url"], "status": fact["status"], "location": fact["location"]}
+    if fact.get("listener") is False:
+        return passed(f"no plain-HTTP listener; nothing to redirect ({fact['refusal']}; the HTTPS port accepts connections)", **shown, listener=False, refusal=fact["refusal"])
     if redirects_to_https(fact):
         return passed(f"{fact['url']} redirects ({fact['status']}) to {fact['location']}", **shown)
     if fact["status"] in REDIRECT_STATUSES:

@@ -404,3 +404,163 @@ def test_parse_time_forms() -> None:
 )
 def test_repository_errors_are_classified(tool: str, stderr: str, status: int, reason: Reason) -> None:
     assert repository_error(tool, "/r", stderr, status).reason is reason
+
+
+# -- BACKUP-ENCRYPTED (issue 13) ----------------------------------------------------------
+
+
+def encryption_of(tmp_path: Path, *backups: dict[str, Any], policy: str = "baseline-eu") -> dict[str, Any]:
+    run = audit(inventory(tmp_path, *backups), policy=policy, only=["BACKUP-ENCRYPTED"])
+    return {target.split(":", 1)[1]: finding for (control, target), finding in verdicts(run).items()}
+
+
+@pytest.fixture(scope="module")
+def borg_modes(repos: Repos) -> dict[str, str]:
+    """One real borg repository per encryption mode (borg init --encryption MODE)."""
+    return {mode: repos.borg(f"borg-mode-{mode}", [0.1], encryption=mode) for mode in ("authenticated", "authenticated-blake2", "keyfile", "repokey-blake2")}
+
+
+def test_borg_encryption_mode_decides_from_the_listing_borg_already_runs(tmp_path: Path, repos: Repos, borg_modes: dict[str, str]) -> None:
+    import shutil  # noqa: PLC0415
+
+    # a keyfile repository opens only where its key is: the audit's HOME gets a copy, as a backup host has it
+    shutil.copytree(repos.home / ".config" / "borg" / "keys", Path(os.environ["HOME"]) / ".config" / "borg" / "keys")
+    found = encryption_of(
+        tmp_path,
+        borg_entry("plain", repos.borg_plain, password=None),
+        borg_entry("signed", borg_modes["authenticated"]),
+        borg_entry("signed2", borg_modes["authenticated-blake2"]),
+        borg_entry("repokey", repos.borg_fresh),
+        borg_entry("repokey2", borg_modes["repokey-blake2"]),
+        borg_entry("keyfile", borg_modes["keyfile"]),
+    )
+    assert {name: f.status.value for name, f in found.items()} == {
+        "plain": "fail", "signed": "fail", "signed2": "fail", "repokey": "pass", "repokey2": "pass", "keyfile": "pass"}
+    assert found["plain"].message == f"borg repository {repos.borg_plain} is not encrypted: mode none stores the data in clear"
+    assert found["signed"].message.endswith("mode authenticated only signs, the data is stored in clear")
+    assert found["keyfile"].message == f"borg repository {borg_modes['keyfile']} is encrypted (mode keyfile)"
+
+
+def test_borg_encryption_needs_no_command_of_its_own(tmp_path: Path, repos: Repos) -> None:
+    run = audit(inventory(tmp_path, borg_entry("nightly", repos.borg_fresh)), only=["BACKUP-ENCRYPTED"])
+    argvs = [e.argv[0] for f in run.facts for e in f.evidence if e.argv]
+    assert argvs.count("borg") == 1 and "head" not in argvs, argvs  # the one `borg list --json`; no `borg info`
+
+
+def test_restic_repositories_are_always_encrypted(tmp_path: Path, repos: Repos) -> None:
+    found = encryption_of(tmp_path, restic_entry("snaps", repos.restic_fresh))["snaps"]
+    assert found.status.value == "pass"
+    assert found.message == f"{repos.restic_fresh} is a restic repository (it opened with its password): restic always encrypts"
+
+
+def _tool(argv: list[str], data: bytes | None = None) -> None:
+    proc = subprocess.run(argv, input=data, capture_output=True, check=False, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LC_ALL": "C"})
+    assert proc.returncode == 0, f"{argv[0]}: {proc.stderr!r}"
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Backup files made by the real tools: encrypted (gpg, age, openssl enc) and not (gzip, zstd, SQL, CSV)."""
+    ensure_packages("age", "gnupg", "zstd", "openssl", programs=("age", "gpg", "zstd", "openssl"))
+    base = tmp_path_factory.mktemp("dumps")
+    sql = base / "src.sql"
+    sql.write_text(f"-- MySQL dump 10.13\nINSERT INTO customers VALUES ('{CONTENT}');\n")
+    enc, plain = base / "encrypted", base / "plain"
+    enc.mkdir()
+    plain.mkdir()
+    gnupg = base / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    _tool(["gpg", "--homedir", str(gnupg), "--batch", "--pinentry-mode", "loopback", "--passphrase", "test-only", "--symmetric", "-o", str(enc / "db.sql.gpg"), str(sql)])
+    _tool(["gpg", "--homedir", str(gnupg), "--batch", "--pinentry-mode", "loopback", "--passphrase", "test-only", "--symmetric", "--armor", "-o", str(enc / "db.sql.asc"), str(sql)])
+    _tool(["age-keygen", "-o", str(base / "age.key")])
+    recipient = next(line.split(": ", 1)[1] for line in (base / "age.key").read_text().splitlines() if line.startswith("# public key: "))
+    _tool(["age", "-r", recipient, "-o", str(enc / "db.sql.age"), str(sql)])
+    _tool(["openssl", "enc", "-aes-256-cbc", "-pbkdf2", "-salt", "-pass", "pass:test-only", "-in", str(sql), "-out", str(enc / "db.sql.enc")])
+    (enc / "empty.marker").write_bytes(b"")
+    _tool(["gzip", "-k", str(sql)])
+    os.replace(str(sql) + ".gz", plain / "db.sql.gz")
+    _tool(["zstd", "-q", str(sql), "-o", str(plain / "db.sql.zst")])
+    (plain / "db.sql").write_bytes(sql.read_bytes())
+    (plain / "customers.csv").write_text(f"id;name\n1;{CONTENT}\n")
+    for p in [*enc.iterdir(), *plain.iterdir()]:
+        os.chmod(p, 0o600)
+    return {"encrypted": enc, "plain": plain}
+
+
+def path_entry(name: str, folder: Path) -> dict[str, Any]:
+    return {"name": name, "type": "path", "server": "box", "path": str(folder)}
+
+
+def test_encrypted_backup_files_pass_by_their_magic_bytes(tmp_path: Path, dumps: dict[str, Path]) -> None:
+    found = encryption_of(tmp_path, path_entry("enc", dumps["encrypted"]))["enc"]
+    assert found.status.value == "pass", found.message
+    assert found.details["formats"] == {"openpgp": 1, "openpgp-armored": 1, "age": 1, "openssl-enc": 1, "empty": 1}
+    assert found.message.startswith("all the 5 newest of 5 file(s) sampled (at most 50) are encrypted")
+
+
+def test_plaintext_backup_files_fail_naming_each_format(tmp_path: Path, dumps: dict[str, Path]) -> None:
+    run = audit(inventory(tmp_path, path_entry("plain", dumps["plain"])), only=["BACKUP-ENCRYPTED"])
+    found = verdicts(run)[("BACKUP-ENCRYPTED", "backup:plain")]
+    assert found.status.value == "fail"
+    assert sorted((os.path.basename(p["path"]), p["format"]) for p in found.details["plaintext"]) == [
+        ("customers.csv", "text"), ("db.sql", "text"), ("db.sql.gz", "gzip"), ("db.sql.zst", "zstd")]
+    assert found.message.startswith("at least 4 backup file(s) are not encrypted: ")
+    fact = next(f for f in run.facts if f.name == "backup.file_formats")
+    head = next(e for e in fact.evidence if e.argv and e.argv[0] == "head")
+    assert head.argv[:5] == ("head", "-q", "-c", "32", "--") and len(head.argv) == 9  # one read for every sampled file
+    assert_no_secret(run, CONTENT)  # the bytes read are never recorded
+
+
+def test_plaintext_on_a_declared_encrypted_volume_passes(tmp_path: Path, dumps: dict[str, Path]) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"id: luks\ntitle: LUKS\nextends: baseline-eu\nparameters:\n  backup_encrypted_volume_paths: ['{dumps['plain'].parent}']\n", encoding="utf-8")
+    found = encryption_of(tmp_path, path_entry("plain", dumps["plain"]), policy=str(policy))["plain"]
+    assert found.status.value == "pass"
+    assert "declared an encrypted volume (backup_encrypted_volume_paths)" in found.message
+
+
+def test_the_sample_is_bounded_and_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(60):
+        (folder / f"part-{i:03}.bin").write_bytes(b"Salted__" + bytes(24))
+        os.utime(folder / f"part-{i:03}.bin", (time.time() - i * 60,) * 2)
+    (folder / "odd name.sql").write_text("SELECT 1;\n")
+    found = encryption_of(tmp_path, path_entry("many", folder))["many"]
+    assert found.status.value == "pass"
+    assert found.details["sampled"] == 50 and found.details["regular_files"] == 61
+    assert "the 50 newest of 61 file(s) sampled (at most 50)" in found.message
+    assert "1 file(s) with names the sudoers rule cannot name were not read" in found.message
+
+
+def test_a_file_changed_between_listing_and_reading_is_an_error() -> None:
+    from auditor.transports.base import CommandResult  # noqa: PLC0415
+    from checks.backup_encryption import split_heads  # noqa: PLC0415
+
+    result = CommandResult(argv=("head",), exit_status=0, stdout=b"Salted__" + bytes(10), stderr=b"", started_at="2026-01-01T00:00:00Z", duration_ms=1)
+    with pytest.raises(CollectError) as err:
+        split_heads(result, [("/b/a", 100)])
+    assert "changed between listing and reading" in err.value.message
+
+
+def test_auditor_sudoers_grants_the_bounded_head_and_no_borg_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re  # noqa: PLC0415
+
+    from auditor.cli import main  # noqa: PLC0415
+
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "servers": [{"name": "box", "host": "127.0.0.1", "user": "auditor", "sudo": True}], "backups": [
+        {"name": "dumps", "type": "path", "server": "box", "path": "/srv/dumps"},
+        {"name": "nightly", "type": "borg", "server": "box", "repository": "/srv/borg", "password": "${BORG_TEST_PASSPHRASE}"}]}), encoding="utf-8")
+    assert main(["sudoers", str(path)]) == 0
+    text = capsys.readouterr().out
+    (tmp_path / "out.sudoers").write_text(text, encoding="utf-8")
+    proc = subprocess.run(["visudo", "-c", "-f", str(tmp_path / "out.sudoers")], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "borg info" not in text and "/usr/bin/borg list --json --bypass-lock -- /srv/borg" in text
+    (head,) = [line.strip().rstrip(", \\") for line in text.splitlines() if line.strip().startswith("/usr/bin/head ")]
+    regex = re.compile(head.split(" ", 1)[1])
+    assert regex.fullmatch("-q -c 32 -- /srv/dumps/db.sql.gz /srv/dumps/2026/01/site-1.tar.zst")
+    for bad in ("-q -c 32 -- /srv/dumps/../../etc/shadow", "-q -c 32 -- /srv/dumps/.hidden", "-q -c 99 -- /srv/dumps/a",
+                "-q -c 32 -- /srv/dumpsX/a", "-q -c 32 -- /srv/dumps/a -n", "-q -c 32 -- /etc/shadow"):
+        assert not regex.fullmatch(bad), bad

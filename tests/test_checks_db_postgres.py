@@ -225,10 +225,19 @@ def test_role_passwords_on_recorded_roles() -> None:
         {"role": "c", "login": False, "scheme": "plaintext"},
     ]
     out = evaluate(pg.pg_role_passwords, {"postgres.role_passwords": roles})
-    assert out.details["weak"] == [{"role": "b", "scheme": "md5"}, {"role": "peer_only", "scheme": "none"}]
+    assert out.details["weak"] == [{"role": "b", "scheme": "md5"}]  # a role without a password is not a hashing failure
+    assert out.details["login_roles_without_password"] == ["peer_only"]
     assert out.details["nologin_with_weak_password"] == ["c"]
-    out = evaluate(pg.pg_role_passwords, {"postgres.role_passwords": roles}, pg_roles_without_password_allowed=["peer_only"])
-    assert out.details["weak"] == [{"role": "b", "scheme": "md5"}]
+
+
+def test_roles_without_a_password_are_listed_not_judged() -> None:
+    roles = [{"role": "app", "login": True, "scheme": "scram-sha-256"}, {"role": "postgres", "login": True, "scheme": "none"}]
+    out = evaluate(pg.pg_role_passwords, {"postgres.role_passwords": roles})
+    assert out.status is Status.PASS
+    assert out.message == ("All 1 login role(s) with a password store it as SCRAM-SHA-256; "
+                           "1 login role(s) have no stored password and cannot log in with one: postgres")
+    only = evaluate(pg.pg_role_passwords, {"postgres.role_passwords": roles[1:]})
+    assert only.status is Status.PASS and only.message.startswith("No login role has a stored password (1 login role(s)")
 
 
 # -- real clusters ---------------------------------------------------------------------------
@@ -261,10 +270,12 @@ def test_every_planted_role_gets_its_verdict(pg_runs) -> None:
     roles = found[("PWHASH-PG-ROLE-PASSWORDS", WEAK)]
     assert roles.details["weak"] == [
         {"role": "app_md5", "scheme": "md5"},
-        {"role": "app_nopass", "scheme": "none"},
         {"role": "app_plain", "scheme": "plaintext"},
     ]
-    assert roles.message == "3 login role(s) have a password not stored as SCRAM-SHA-256: app_md5 (md5), app_nopass (no password), app_plain (stored in plaintext)"
+    # app_nopass (a peer-only role) cannot log in with a password at all: listed, not a hashing failure
+    assert roles.message == ("2 login role(s) have a password not stored as SCRAM-SHA-256: app_md5 (md5), app_plain (stored in plaintext); "
+                             "1 login role(s) have no stored password and cannot log in with one: app_nopass")
+    assert roles.details["login_roles_without_password"] == ["app_nopass"]
     # app_scram, dba_super, postgres and the audit accounts are SCRAM; a NOLOGIN role's md5 is reported, not failed.
     assert roles.details["schemes"] == {"md5": 1, "none": 1, "plaintext": 1, "scram-sha-256": 5}
     assert roles.details["nologin_with_weak_password"] == ["old_md5_nologin"]
@@ -273,7 +284,7 @@ def test_every_planted_role_gets_its_verdict(pg_runs) -> None:
     assert supers.details["login_superusers"] == ["dba_super", "postgres"]
     assert supers.details["nologin_superusers"] == ["super_nologin"]
     strong = found[("PWHASH-PG-ROLE-PASSWORDS", STRONG)]
-    assert strong.message == "All 3 login role(s) store their password as SCRAM-SHA-256"
+    assert strong.message == "All 3 login role(s) with a password store it as SCRAM-SHA-256"
     assert strong.details["nologin_with_weak_password"] == ["old_md5_nologin"]
     assert found[("ACCESS-PG-SUPERUSERS", STRONG)].message == "Superusers that can log in: postgres; all expected"
 
@@ -423,4 +434,4 @@ def test_policy_can_accept_what_the_defaults_flag(pg_rig, tmp_path: Path) -> Non
     assert got[("ACCESS-PG-LISTEN-ADDRESSES", WEAK)] == "pass"
     roles = verdicts(run)[("PWHASH-PG-ROLE-PASSWORDS", WEAK)]
     assert roles.details["weak"] == [{"role": "app_md5", "scheme": "md5"}, {"role": "app_plain", "scheme": "plaintext"}]
-    assert roles.details["accepted_without_password"] == ["app_nopass"]
+    assert roles.details["login_roles_without_password"] == ["app_nopass"]  # the old parameter still loads; it decides nothing now

@@ -51,6 +51,10 @@ EXPECTED = {
     "web:sha1": expect(WEB, CERT_SIGNATURE="fail"),
     "web:no-hsts": expect(WEB, WEB_HSTS="fail", WEB_HTTP_REDIRECT="fail"),
     "web:short-hsts": expect(WEB, WEB_HSTS="fail"),
+    "web:no-http-port": expect(WEB),  # nothing listens for plain HTTP: nothing to redirect
+    # Named by an http:// URL: no TLS at all (fail), no certificate to judge (skipped, as for a mail service without STARTTLS).
+    "web:plain-http": {**expect(WEB, "fail"), **dict.fromkeys(CERT, "skipped")},
+    "web:plain-http-redirecting": {**expect(WEB, "fail", WEB_HTTP_REDIRECT="pass"), **dict.fromkeys(CERT, "skipped")},
     "web:down": expect(WEB, "error"),
     "web:silent": expect(WEB, "error"),
     "mail:smtp-good": expect(MAIL),
@@ -132,6 +136,37 @@ def test_unreachable_and_silent_endpoints_are_errors_with_their_reason(run: Run)
     for control in MAIL:
         assert (v[(control, "mail:mail-down")].status.value, v[(control, "mail:mail-down")].reason) == ("error", "unreachable"), control
     assert fact(run, "web:down", "tls.protocols").status == "error"
+
+
+@pytest.mark.integration
+def test_a_closed_plain_http_port_is_an_answer_not_an_error(run: Run, rig: tls_rig.Rig) -> None:
+    site = rig.sites["no-http-port"]
+    found = verdicts(run)[("TLS-WEB-HTTP-REDIRECT", "web:no-http-port")]
+    assert found.status.value == "pass"
+    assert found.message == (f"no plain-HTTP listener; nothing to redirect (connection to 127.0.0.1:{site.http_port} refused (nothing listens there); "
+                             "the HTTPS port accepts connections)")
+    assert found.details["listener"] is False
+    text = evidence_text(fact(run, "web:no-http-port", "tls.http_redirect"))
+    assert f"127.0.0.1:{site.http_port} refused" in text  # the refusal is the evidence
+    assert f"TCP connect to 127.0.0.1:{site.https_port}" in text and "connection accepted" in text
+    # a site refusing both ports is down: still an error, and a timeout stays an error
+    down, silent = verdicts(run)[("TLS-WEB-HTTP-REDIRECT", "web:down")], verdicts(run)[("TLS-WEB-HTTP-REDIRECT", "web:silent")]
+    assert (down.status.value, down.reason) == ("error", "unreachable") and "HTTPS port refuses connections too" in down.message
+    assert (silent.status.value, silent.reason) == ("error", "timeout")
+
+
+@pytest.mark.integration
+def test_a_site_named_by_an_http_url_fails_the_tls_controls_without_probing_https(run: Run, rig: tls_rig.Rig) -> None:
+    v = verdicts(run)
+    url = f"http://127.0.0.1:{rig.sites['no-hsts'].http_port}/"
+    protocols = v[("TLS-PROTOCOLS", "web:plain-http")]
+    assert protocols.message == f"offers no TLS at all: served over plain HTTP: the inventory names the site by its http:// URL {url} (no HTTPS port probed)"
+    assert v[("TLS-WEB-HSTS", "web:plain-http")].message.startswith(f"served over plain HTTP ({url})")
+    assert v[("TLS-WEB-HTTP-REDIRECT", "web:plain-http")].message == f"{url} answers HTTP/1.1 200 OK over plain HTTP instead of redirecting to https://"
+    assert v[("TLS-CERT-TRUSTED", "web:plain-http")].message.startswith("no certificate: served over plain HTTP")
+    for name in ("tls.protocols", "tls.certificates", "tls.hsts"):
+        text = evidence_text(fact(run, "web:plain-http", name))
+        assert "served over plain HTTP" in text and ":443" not in text, (name, text)
 
 
 # -- messages a DPO reads ---------------------------------------------------------------------

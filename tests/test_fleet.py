@@ -59,6 +59,7 @@ ACCESS-SUDO-NOPASSWD-ALL          P     P         P            P            P   
 BACKUP-FRESHNESS                  P     P         P            P            F              F           K         U     D        P     U
 BACKUP-MAX-AGE                    P     P         P            P            F              S           K         U     D        P     U
 DATA-DECLARED-LOCATION            P     P         P            P            P              F           P         P     P        P     P
+PWHASH-NEW-PASSWORD-SCHEME        P     P         F            P            P              P           K         U     D        P     U
 PWHASH-SHADOW-EMPTY               P     P         F            P            P              P           K         U     D        P     U
 PWHASH-SHADOW-SCHEMES             P     P         F            P            P              P           K         U     D        P     U
 """
@@ -104,6 +105,9 @@ MESSAGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("weak-ssh", "ACCESS-SSH-CRYPTO"): ("aes128-cbc", "hmac-sha1", "diffie-hellman-group14-sha1"),
     ("weak-hashes", "PWHASH-SHADOW-SCHEMES"): ("1 account(s)", "carol (md5-crypt)"),
     ("weak-hashes", "PWHASH-SHADOW-EMPTY"): ("1 account(s) have an empty password: dave",),
+    ("weak-hashes", "PWHASH-NEW-PASSWORD-SCHEME"): ("md5-crypt, decided by /etc/pam.d/common-password:2: password [success=1 default=ignore] pam_unix.so obscure md5",),
+    ("stale-backups", "PWHASH-NEW-PASSWORD-SCHEME"): ("sha512-crypt (/etc/pam.d/system-auth:5: password sufficient pam_unix.so sha512", "/etc/pam.d/password-auth:5"),
+    ("good", "PWHASH-NEW-PASSWORD-SCHEME"): ("/etc/pam.d/common-password:",),
     ("weak-hashes", "ACCESS-PRIVATE-KEY-PERMISSIONS"): ("no key_paths are declared",),
     ("leaky-files", "ACCESS-SHADOW-PERMISSIONS"): ("/etc/shadow is mode 0644",),
     ("leaky-files", "ACCESS-PRIVATE-KEY-PERMISSIONS"): ("/etc/ssh/ssh_host_legacy_rsa_key (0644)",),

@@ -269,6 +269,7 @@ class Site:
     protocols: str = "TLSv1.2 TLSv1.3"
     hsts: str | None = "max-age=31536000; includeSubDomains"
     redirect: bool = True
+    http_listener: bool = True  # False: nothing listens on its plain-HTTP port (connections are refused)
     https_port: int = 0
     http_port: int = 0
 
@@ -306,7 +307,12 @@ class Nginx:
         for s in self.sites:
             hsts = f'add_header Strict-Transport-Security "{s.hsts}" always;' if s.hsts else ""
             plain = f"return 301 https://{s.server_name}:{s.https_port}$request_uri;" if s.redirect else f'return 200 "{s.name} over plain http\\n";'
-
+            http_block = f"""
+    server {{
+        listen {LOOPBACK}:{s.http_port};
+        server_name {s.server_name};
+        location / {{ {plain} }}
+    }}""" if s.http_listener else ""
             blocks.append(f"""
     server {{
         listen {LOOPBACK}:{s.https_port} ssl;
@@ -316,12 +322,7 @@ class Nginx:
         ssl_protocols {s.protocols};
         {hsts}
         location / {{ return 200 "{s.name}\\n"; }}
-    }}
-    server {{
-        listen {LOOPBACK}:{s.http_port};
-        server_name {s.server_name};
-        location / {{ {plain} }}
-    }}""")
+    }}{http_block}""")
         if self.extra_ports and self.extra_leaf is not None:
             listens = "\n".join(f"        listen {LOOPBACK}:{p} ssl;" for p in self.extra_ports)
             blocks.append(f"""
@@ -368,7 +369,7 @@ http {{
             raise RuntimeError(f"nginx -t refused the rig's configuration:\n{test.stderr}")
         with open(self.log + ".stderr", "wb") as err:
             self.proc = subprocess.Popen([nginx, "-p", self.folder, "-c", conf, "-e", self.log], env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-        ports = [p for s in self.sites for p in (s.https_port, s.http_port)] + self.extra_ports
+        ports = [p for s in self.sites for p in (s.https_port, s.http_port) if p != s.http_port or s.http_listener] + self.extra_ports
         wait_listening(ports, proc=self.proc, log=self.log)
         return self
 
@@ -630,6 +631,7 @@ def web_sites(pki: PKI) -> list[Site]:
         Site("no-hsts", pki.leaf("no-hsts", ["nohsts.test"]), "nohsts.test", hsts=None, redirect=False),
         Site("short-hsts", pki.leaf("short-hsts", ["shorthsts.test"]), "shorthsts.test", hsts="max-age=3600"),
         Site("ec", pki.leaf("ec", ["ec.test"], key="ec256"), "ec.test"),
+        Site("no-http-port", pki.leaf("no-http-port", ["nohttp.test"]), "nohttp.test", http_listener=False),
     ]
 
 
@@ -690,6 +692,10 @@ class Rig:
             for name, s in self.sites.items()
         ]
         web.append({"name": "down", "url": f"https://{LOOPBACK}:{self.closed_port}/", "ca_bundle": ca, "http_url": f"http://{LOOPBACK}:{self.closed_port}/"})
+        if "no-hsts" in self.sites:  # a site without TLS: named by its http:// URL (nginx answers 200 there, no redirect)
+            web.append({"name": "plain-http", "url": f"http://{LOOPBACK}:{self.sites['no-hsts'].http_port}/"})
+        if "good" in self.sites:  # an http:// URL whose server does redirect to https (the inventory still names the plain URL)
+            web.append({"name": "plain-http-redirecting", "url": f"http://{LOOPBACK}:{self.sites['good'].http_port}/"})
         if self.tarpit is not None:
             web.append({"name": "silent", "url": f"https://{LOOPBACK}:{self.tarpit.port}/", "ca_bundle": ca, "http_url": f"http://{LOOPBACK}:{self.tarpit.port}/", "timeout": 0.5})
         mail = []

@@ -127,6 +127,17 @@ class Transcript:
         return observation("network", self.source, self.text, at=self.started_at, duration_ms=int((time.monotonic() - self.t0) * 1000))
 
 
+class Refused(CollectError):
+    """The host answered a connection attempt with a refusal (RST): nothing listens on that port.
+
+    An answer, not silence: a timeout or an unreachable network stays a plain
+    :class:`CollectError`."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        super().__init__(Reason.UNREACHABLE, f"connection to {_bracket(host)}:{port} refused (nothing listens there)")
+
+
 class NoTLS(Exception):
     """The endpoint answered but offers no TLS (no STARTTLS, PostgreSQL 'N', MySQL without CLIENT_SSL)."""
 
@@ -147,6 +158,7 @@ class Endpoint:
     port: int
     starttls: str | None  # smtp, imap, pop3, postgresql, mysql; None for TLS from the first byte
     server_name: str  # sent as SNI (unless an IP address) and matched against the certificate
+    plain_url: str | None = None  # a web site the inventory names by an http:// URL: served over plain HTTP, not probed for TLS
 
     @property
     def address(self) -> str:
@@ -198,6 +210,8 @@ def endpoints_of(target: Target) -> tuple[list[Endpoint], dict[str, HttpEndpoint
         http = _split_url(str(http_url))
         if http.scheme != "http":
             raise CollectError(Reason.CONFIG_ERROR, f"http_url {http_url!r} must be a plain http:// URL")
+        if page.scheme == "http":  # a site without TLS: its TLS controls fail, port 443 is not probed
+            return [Endpoint("http", page.host, page.port, None, page.server_name, plain_url=url)], {"http": http}
         tls = Endpoint("https", https.host, https.port, None, https.server_name)
         return [tls], {"https": https, "http": http}
     if kind == "mail":
@@ -401,7 +415,7 @@ class NetConnection:
         except socket.gaierror as exc:
             raise CollectError(Reason.UNREACHABLE, f"cannot resolve {host}: {exc.strerror or exc}") from None
         except ConnectionRefusedError:
-            raise CollectError(Reason.UNREACHABLE, f"connection to {_bracket(host)}:{port} refused (nothing listens there)") from None
+            raise Refused(host, port) from None
         except (socket.timeout, TimeoutError):
             self._check_open()
             raise CollectError(Reason.TIMEOUT, f"no answer from {_bracket(host)}:{port} within {left:.1f}s (connect)") from None
@@ -510,6 +524,7 @@ class NetConnection:
         Raises CollectError when the endpoint cannot be reached, and
         :class:`NoTLS` when its plaintext dialogue offers no TLS.
         """
+        _no_tls_by_inventory(ep)
         t = Transcript(f"{version} handshake with {ep.label}" + (f" (SNI {ep.server_name})" if _is_name(ep.server_name) else ""))
         deadline = self._deadline(budget)
         wire, _ = self._open(ep, deadline, t, upgrade=True)
@@ -603,6 +618,7 @@ class NetConnection:
         Verification runs in OpenSSL at security level 0: trust is judged
         here, key sizes and signature hashes by their own controls.
         """
+        _no_tls_by_inventory(ep)
         store = trust_store(self.cafile)
         found: dict[str, Any] = {"trust_store": store}
         transcripts = []
@@ -638,6 +654,24 @@ class NetConnection:
         return found, transcripts
 
     # -- HTTP ---------------------------------------------------------------------
+
+    def tcp_answer(self, which: str, budget: float | None = None) -> tuple[bool, Transcript]:
+        """Whether the web target's ``which`` URL's port accepts a TCP connection (True) or refuses it (False); nothing is sent.
+
+        A timeout or an unreachable network raises :class:`CollectError`: no answer is not an answer.
+        """
+        page = self.http.get(which)
+        if page is None:
+            raise CollectError(Reason.CONFIG_ERROR, f"{self.target.id} has no {which} URL")
+        t = Transcript(f"TCP connect to {_bracket(page.host)}:{page.port} ({which} port of {page.url}; nothing sent)")
+        try:
+            wire = _Wire(self, page.host, page.port, self._deadline(budget), t)
+        except Refused as exc:
+            t.got(f"refused: {exc.message}")
+            return False, t
+        t.got("connection accepted")
+        wire.close()
+        return True, t
 
     def http_get(self, which: str, budget: float | None = None) -> tuple[dict[str, Any], Transcript]:
         """``GET`` the web target's ``https`` or ``http`` URL once; status line and headers, no redirect followed."""
@@ -681,6 +715,12 @@ class NetConnection:
             t.got(line)
         answer.update(url=page.url, host_header=page.host_header)
         return answer, t
+
+
+def _no_tls_by_inventory(ep: Endpoint) -> None:
+    """A site the inventory names by an http:// URL is not probed for TLS: it is served over plain HTTP."""
+    if ep.plain_url is not None:
+        raise NoTLS(f"served over plain HTTP: the inventory names the site by its http:// URL {ep.plain_url} (no HTTPS port probed)")
 
 
 class NoHandshake(Exception):
