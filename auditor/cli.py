@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from . import __version__
-from .console import terminal
+from .console import finding_lines, terminal
 from .errors import InputError, Problem
 from .inventory import load_inventory
 from .model import FAMILIES, Severity, Status
@@ -608,11 +608,8 @@ def _print_summary(doc: Mapping[str, Any], folder: str, code: int, why: str, qui
         s = doc["summary"]["by_status"]
         print(f"auditor {doc['tool_version']}: policy {doc['policy']['id']}, inventory {doc['inventory']['name']}, {len(doc['targets'])} target(s), {len(doc['findings'])} finding(s)", file=out)
         print("  " + "  ".join(f"{k} {v}" for k, v in s.items()), file=out)
-        shown = [f for f in doc["findings"] if f["status"] in ("fail", "error")]
-        for f in shown[:30]:
-            print(f"  {f['status'].upper():<5} {f['severity']:<8} {f['control']:<32} {terminal(f['target'])}: {terminal(f['message'])[:200]}", file=out)
-        if len(shown) > 30:
-            print(f"  ... and {len(shown) - 30} more in the report", file=out)
+        for line in finding_lines(doc["findings"]):
+            print(line, file=out)
         for n in doc.get("notices", []):
             print(f"  note: {terminal(n)}", file=out)
         waivers = doc.get("waivers")
