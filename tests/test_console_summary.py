@@ -37,6 +37,12 @@ def finding_rows(stdout: str) -> list[tuple[str, ...]]:
     return [m.groups() for m in map(LINE.match, stdout.splitlines()) if m]
 
 
+def row(line: str) -> tuple[str, ...]:
+    match = LINE.match(line)
+    assert match, line
+    return match.groups()
+
+
 def test_an_unreachable_server_is_one_line_with_its_reason_in_full(tmp_path: Path) -> None:
     port = free_port()  # bound, then closed: nothing listens there
     done = run_cli(tmp_path, {"servers": [{"name": "gone", "host": "127.0.0.1", "port": port, "user": "audit"}]})
@@ -47,8 +53,7 @@ def test_an_unreachable_server_is_one_line_with_its_reason_in_full(tmp_path: Pat
     assert (status, severity, target) == ("ERROR", "critical", "server:gone")
     assert re.fullmatch(r"1[0-9] controls", control)
     assert message == f"Could not verify: cannot connect to 127.0.0.1:{port}: Connection refused"
-    total = int(re.search(r"error (\d+)", done.stdout).group(1))
-    assert control == f"{total} controls"
+    assert f"error {control.split()[0]} " in done.stdout  # every error of the run is on that line
 
 
 def test_an_unknown_host_key_prints_its_whole_hint_once(tmp_path: Path, sshd_factory) -> None:  # noqa: F811 - fixture
@@ -77,7 +82,7 @@ def test_failures_come_by_severity_then_control_before_errors() -> None:
         _finding("A-HIGH", "fail", "high"), _finding("C-CRIT", "fail", "critical"), _finding("P-PASS", "pass", "critical"),
         _finding("A-MED", "fail", "medium", target="server:b"), _finding("A-MED", "fail", "medium", target="server:a"),
     ]
-    assert [r[:4] for r in map(lambda line: LINE.match(line).groups(), finding_lines(findings))] == [
+    assert [row(line)[:4] for line in finding_lines(findings)] == [
         ("FAIL", "critical", "C-CRIT", "server:a"), ("FAIL", "high", "A-HIGH", "server:a"), ("FAIL", "high", "Z-HIGH", "server:a"),
         ("FAIL", "medium", "A-MED", "server:a"), ("FAIL", "medium", "A-MED", "server:b"), ("FAIL", "low", "B-LOW", "server:a"),
         ("ERROR", "critical", "E-ERR", "server:a"),
@@ -97,7 +102,7 @@ def test_the_more_line_counts_what_it_leaves_out_per_status() -> None:
 def test_a_long_failure_message_is_cut_at_a_word_never_inside_one() -> None:
     full = "sshd offers: " + " ".join(f"hmac-sha{i}-etm@openssh.com," for i in range(40))
     (line,) = finding_lines([_finding("ACCESS-SSH-CRYPTO", "fail", "medium", full)])
-    message = LINE.match(line).group(5)
+    message = row(line)[4]
     assert message.endswith(" …") and len(message) <= 202
     kept = message[:-2]
     assert full.startswith(kept) and full[len(kept)] in " ,"  # the cut falls between words
