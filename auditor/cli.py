@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from . import __version__
-from .console import terminal
+from .console import finding_lines, terminal
 from .errors import InputError, Problem
 from .inventory import load_inventory
 from .model import FAMILIES, Severity, Status
@@ -77,6 +77,58 @@ examples:
 """
 
 
+def _examples(*lines: str) -> str:
+    """An ``examples:`` epilog section; each line an `auditor ...` command (parsed by the tests), ``# what it does`` after it."""
+    return "examples:\n" + "".join(f"  {line}\n" for line in lines)
+
+
+RUN_EXAMPLES = _examples(
+    "auditor run                                       # this machine: the bundled inventory, policy baseline-eu",
+    "auditor run inventories/example-webbplats-nu.yaml --policy webbplats-nu --lang en",
+    "auditor run prod.yaml --only access,tls --limit web1 --fail-on high",
+    "auditor run prod.yaml --waivers waivers.yaml --sign /etc/auditor/signing.key --keep 90 --baseline previous   # nightly",
+)
+VALIDATE_EXAMPLES = _examples(
+    "auditor validate                                  # the bundled inventory and policy baseline-eu",
+    "auditor validate inventories/example-webbplats-nu.yaml --policy webbplats-nu",
+    "auditor validate prod.yaml --waivers waivers.yaml # also the waiver file",
+)
+VERIFY_EXAMPLES = _examples(
+    "auditor verify reports/latest                     # digests, and that the reports render run.json",
+    "auditor verify reports/20261121T155320Z --key /etc/auditor/signing.key.pub   # and signed by that key",
+)
+RENDER_EXAMPLES = _examples(
+    "auditor render reports/latest --check             # are the reports the rendering of run.json?",
+    "auditor render reports/latest/run.json --lang en --out report-en",
+    "auditor render reports/latest --format html,md --out /tmp/rerendered",
+)
+DIFF_EXAMPLES = _examples(
+    "auditor diff reports/20261101T020000Z reports/latest",
+    "auditor diff baseline/run.json reports/latest --format md   # a table for a CI job summary",
+    "auditor diff reports/baseline reports/latest --fail-on any-violations --min-severity high",
+)
+HISTORY_EXAMPLES = _examples(
+    "auditor history                                   # runs in reports/history.sqlite, newest first",
+    "auditor history --inventory production --family access --limit 5",
+    "auditor history --history postgresql://audit@db.example.se/audit --json",
+)
+SUDOERS_EXAMPLES = _examples(
+    "auditor sudoers inventories/prod.yaml > auditor.sudoers && visudo -cf auditor.sudoers",
+    "auditor sudoers prod.yaml --limit web --user audit  # only the web group, for the account audit",
+    "sudo install -o root -g root -m 0440 auditor.sudoers /etc/sudoers.d/auditor   # on each server",
+)
+KEYGEN_EXAMPLES = _examples(
+    "auditor keygen /etc/auditor/signing.key           # signing.key (0600) and signing.key.pub",
+    "auditor keygen signing.key --force                # replace an existing pair",
+    f"{PASSPHRASE_ENV}=... auditor keygen signing.key   # encrypted with that passphrase",
+)
+CONTROLS_EXAMPLES = _examples(
+    "auditor controls                                  # every control: family, severity, target kinds, title",
+    "auditor controls --family access",
+    "auditor controls --parameters --json              # policy parameters and their defaults",
+)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # usage errors: exit 2, one clear line
         self.print_usage(sys.stderr)
@@ -91,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser(
-        "run", help="audit the targets of an inventory and write a report", formatter_class=fmt, epilog=EXIT_CODES_HELP,
+        "run", help="audit the targets of an inventory and write a report", formatter_class=fmt, epilog=RUN_EXAMPLES + "\n" + EXIT_CODES_HELP,
         description="Probe every target of INVENTORY (read-only), evaluate the policy's controls and write\n"
         "reports/<UTC timestamp>/{run.json, report.html, junit.xml, summary.md, manifest.json}.\n"
         "Without INVENTORY, the bundled inventory audits this machine (run as root for a complete audit).",
@@ -125,20 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="print only the report path and the exit reason")
     run.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
 
-    val = sub.add_parser("validate", help="check an inventory (and policy) without contacting any target", formatter_class=fmt, epilog=EXIT_CODES_HELP,
+    val = sub.add_parser("validate", help="check an inventory (and policy) without contacting any target", formatter_class=fmt, epilog=VALIDATE_EXAMPLES + "\n" + EXIT_CODES_HELP,
                          description="Load and validate INVENTORY and the policy; print every problem with file:line:column.\nExit 0 when valid, 2 when not.")
     val.add_argument("inventory", nargs="?", help="inventory YAML file (default: the bundled localhost inventory)")
     _policy_arg(val)
     val.add_argument("--waivers", metavar="FILE", help="also check this waivers.yaml")
 
-    ver = sub.add_parser("verify", help="check that a report folder was not altered (digests and signature)", formatter_class=fmt,
+    ver = sub.add_parser("verify", help="check that a report folder was not altered (digests and signature)", formatter_class=fmt, epilog=VERIFY_EXAMPLES,
                          description="Recompute the digest of every file, fact, finding and section of a report folder, check the\n"
                          "signature (manifest.sig) and that the reports are the rendering of run.json. Names every altered item.\n\n"
                          "exit codes: 0 intact (and signed by KEY when --key is given), 1 altered or not signed as required, 2 usage")
     ver.add_argument("folder", metavar="REPORT_DIR", help="a report folder (reports/<timestamp> or reports/latest)")
     ver.add_argument("--key", metavar="PUB", help="the public key the report must be signed with (the .pub file of `auditor keygen`, or an ssh-ed25519 line)")
 
-    ren = sub.add_parser("render", help="re-render the HTML, JUnit and Markdown reports of a stored run.json", formatter_class=fmt,
+    ren = sub.add_parser("render", help="re-render the HTML, JUnit and Markdown reports of a stored run.json", formatter_class=fmt, epilog=RENDER_EXAMPLES,
                          description="Render the reports of a stored run again, from run.json alone. With the same auditor version the\n"
                          "result is byte for byte the report written by the run.\n\n"
                          "exit codes: 0 written (or identical with --check), 1 --check found a difference, 2 usage")
@@ -148,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--lang", choices=LANGUAGES, help="render in this language instead of the run's own")
     ren.add_argument("--check", action="store_true", help="write nothing; compare the renderings with the files in the run's folder")
 
-    dif = sub.add_parser("diff", help="compare two runs: new violations, fixed, still open, new errors", formatter_class=fmt,
+    dif = sub.add_parser("diff", help="compare two runs: new violations, fixed, still open, new errors", formatter_class=fmt, epilog=DIFF_EXAMPLES,
                          description="Compare two runs (report folders or run.json files), OLD first.\n\n"
                          "exit codes (--fail-on): new-violations (default) 1 when NEW has a violation OLD did not have; new-findings also 3 on new errors;\n"
                          "any-violations 1 when NEW has any violation; never 0. 2 on bad input.")
@@ -158,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     dif.add_argument("--fail-on", choices=("new-violations", "new-findings", "any-violations", "never"), default="new-violations", help="what makes the exit code non-zero (default: new-violations)")
     dif.add_argument("--min-severity", choices=[s.value for s in Severity], default="low", help="ignore violations below this severity for the exit code (default: low)")
 
-    his = sub.add_parser("history", help="pass/fail/error per family over the recorded runs", formatter_class=fmt,
+    his = sub.add_parser("history", help="pass/fail/error per family over the recorded runs", formatter_class=fmt, epilog=HISTORY_EXAMPLES,
                          description="Show the runs recorded in the history database, newest first, with per-family pass/fail/error counts.")
     his.add_argument("--history", metavar="PATH|URL", help="history database (default: reports/history.sqlite)")
     his.add_argument("--inventory", metavar="NAME", help="only runs of this inventory (its name)")
@@ -173,23 +225,20 @@ def build_parser() -> argparse.ArgumentParser:
                          "NOPASSWD:NOEXEC, one Cmnd_Alias per group of servers whose paths differ, env_keep only where a\n"
                          "backup passphrase needs it. No shell, no env, no wildcard: the audit account cannot become root\n"
                          "through it. Nothing is contacted.",
-                         epilog="examples:\n"
-                         "  auditor sudoers inventories/prod.yaml > auditor.sudoers && visudo -cf auditor.sudoers\n"
-                         "  auditor sudoers prod.yaml --limit web --user audit      only the web group, for account audit\n"
-                         "  sudo install -m 0440 auditor.sudoers /etc/sudoers.d/auditor   on each server\n")
+                         epilog=SUDOERS_EXAMPLES)
     sud.add_argument("inventory", nargs="?", help="inventory YAML file (default: the bundled localhost inventory)")
     sud.add_argument("--user", metavar="NAME", help="the audit account (default: each server's user: from the inventory)")
     sud.add_argument("--limit", action="append", default=[], metavar="TARGET|TAG|GROUP", help="only these servers (as for run)")
     _policy_arg(sud)
 
-    key = sub.add_parser("keygen", help="make an Ed25519 key pair for signing reports", formatter_class=fmt,
+    key = sub.add_parser("keygen", help="make an Ed25519 key pair for signing reports", formatter_class=fmt, epilog=KEYGEN_EXAMPLES,
                          description="Write a new Ed25519 private key to PATH (mode 0600) and its public key to PATH.pub.\n"
                          f"With ${PASSPHRASE_ENV} set, the private key is encrypted with it.\n"
                          "Keep the private key on the audit host only; give the .pub file to whoever verifies reports.")
     key.add_argument("path", metavar="PATH", nargs="?", default="auditor-signing.key", help="private key file (default: ./auditor-signing.key)")
     key.add_argument("--force", action="store_true", help="replace an existing key pair")
 
-    ctl = sub.add_parser("controls", help="list the controls, their family, severity and target kinds", formatter_class=fmt)
+    ctl = sub.add_parser("controls", help="list the controls, their family, severity and target kinds", formatter_class=fmt, epilog=CONTROLS_EXAMPLES)
     ctl.add_argument("--family", choices=FAMILIES, help="only this family")
     ctl.add_argument("--parameters", action="store_true", help="list the policy parameters with their defaults instead")
     ctl.add_argument("--json", action="store_true", help="machine-readable output")
@@ -688,11 +737,8 @@ def _print_summary(doc: Mapping[str, Any], folder: str, code: int, why: str, qui
         s = doc["summary"]["by_status"]
         print(f"auditor {doc['tool_version']}: policy {doc['policy']['id']}, inventory {doc['inventory']['name']}, {len(doc['targets'])} target(s), {len(doc['findings'])} finding(s)", file=out)
         print("  " + "  ".join(f"{k} {v}" for k, v in s.items()), file=out)
-        shown = [f for f in doc["findings"] if f["status"] in ("fail", "error")]
-        for f in shown[:30]:
-            print(f"  {f['status'].upper():<5} {f['severity']:<8} {f['control']:<32} {terminal(f['target'])}: {terminal(f['message'])[:200]}", file=out)
-        if len(shown) > 30:
-            print(f"  ... and {len(shown) - 30} more in the report", file=out)
+        for line in finding_lines(doc["findings"]):
+            print(line, file=out)
         for n in doc.get("notices", []):
             print(f"  note: {terminal(n)}", file=out)
         waivers = doc.get("waivers")

@@ -13,7 +13,7 @@ characters become visible escapes (``\\x1b``, ``\\n``), credentials
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from .redact import mask_credentials
 
@@ -35,3 +35,70 @@ def escape_controls(text: str) -> str:
 def terminal(text: Any) -> str:
     """``text`` as one safe line for the terminal: credentials masked, control characters escaped."""
     return escape_controls(mask_credentials("" if text is None else str(text)))
+
+
+MAX_LINES = 30  # finding lines printed after a run; the rest are counted per status
+MAX_FAIL_MESSAGE = 200  # a failure's message is cut (at a word) past this; an error's reason is printed whole
+_SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
+_STATUS_ORDER = ("fail", "error")
+
+
+def finding_lines(findings: Sequence[Mapping[str, Any]], limit: int = MAX_LINES) -> list[str]:
+    """The console's lines for the failed and unverified findings of a run, most severe first.
+
+    Failures come first, then errors; within each, by severity (critical
+    first), then control id, then target. Errors of one target that share a
+    message (an unreachable server, a refused host key, sudo refused: every
+    control of the target fails for the same reason) make one line naming how
+    many controls they stop, with the message in full. Past ``limit`` lines,
+    one line counts what is left per status.
+    """
+    entries = _failures(findings) + _errors(findings)
+    lines = [_line(*e[:4], e[4]) for e in entries[:limit]]
+    if len(entries) > limit:
+        rest: dict[str, int] = {}
+        for entry in entries[limit:]:
+            rest[entry[0]] = rest.get(entry[0], 0) + entry[5]
+        tally = ", ".join(f"{status} {rest[status]}" for status in _STATUS_ORDER if status in rest)
+        lines.append(f"  ... and {sum(rest.values())} more in the report ({tally})")
+    return lines
+
+
+# An entry: (status, severity, control column, target, message, findings it stands for).
+_Entry = tuple[str, str, str, str, str, int]
+
+
+def _order(severity: str, control: str, target: str) -> tuple[int, str, str]:
+    return (-_SEVERITY_RANK.get(severity, 0), control, target)
+
+
+def _failures(findings: Sequence[Mapping[str, Any]]) -> list[_Entry]:
+    fails = [f for f in findings if f["status"] == "fail"]
+    fails.sort(key=lambda f: _order(f["severity"], f["control"], f["target"]))
+    return [("fail", f["severity"], f["control"], f["target"], _cut(terminal(f["message"]), MAX_FAIL_MESSAGE), 1) for f in fails]
+
+
+def _errors(findings: Sequence[Mapping[str, Any]]) -> list[_Entry]:
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for f in findings:
+        if f["status"] == "error":
+            groups.setdefault((f["target"], f["message"]), []).append(f)
+    entries: list[_Entry] = []
+    for (target, message), group in groups.items():
+        worst = min(group, key=lambda f: _order(f["severity"], f["control"], target))
+        control = worst["control"] if len(group) == 1 else f"{len(group)} controls"
+        entries.append(("error", worst["severity"], control, target, terminal(message), len(group)))
+    entries.sort(key=lambda e: _order(e[1], e[2], e[3]))
+    return entries
+
+
+def _line(status: str, severity: str, control: str, target: str, message: str) -> str:
+    return f"  {status.upper():<5} {severity:<8} {control:<32} {terminal(target)}: {message}"
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` shortened to about ``width`` characters at a word boundary, marked with an ellipsis."""
+    if len(text) <= width:
+        return text
+    head = text[:width].rsplit(" ", 1)[0].rstrip(",;:")
+    return head + " …"
