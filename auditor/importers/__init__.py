@@ -166,7 +166,7 @@ def finish(imported: Imported, out_path: str | None, header: Sequence[str] = (),
     else:
         (stream or sys.stdout).write(text)
     err = sys.stderr
-    print(f"auditor: imported {len(imported.servers)} server(s), {len(imported.groups)} group(s)"
+    print(f"auditor: imported {len(imported.servers)} server(s), {sum(1 for m in imported.groups.values() if m)} group(s)"
           f"{f', {len(imported.skipped)} host(s) not imported' if imported.skipped else ''}{f' into {out_path}' if out_path else ''}", file=err)
     for sk in imported.skipped:
         print(f"auditor: not imported: {escape_controls(sk.name)} ({escape_controls(sk.source)}): {escape_controls(sk.reason)}", file=err)
