@@ -45,7 +45,8 @@ def proxy_from_args(args: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def proxy_command(command: str) -> tuple[str | None, str | None]:
+def proxy_command(command: str, expanded: str = "%h:%p") -> tuple[str | None, str | None]:
+    """The jump host of ``ssh -W %h:%p [-p PORT] [-l USER] [USER@]HOST`` (``expanded``: what %h:%p became, when already expanded)."""
     try:
         words = shlex.split(command)
     except ValueError:
@@ -66,7 +67,7 @@ def proxy_command(command: str) -> tuple[str | None, str | None]:
             if not w.startswith("-"):
                 dest = w
             i += 1
-        if dest and rest[rest.index("-W") + 1] in ("%h:%p", "[%h]:%p"):
+        if dest and rest[rest.index("-W") + 1] in ("%h:%p", "[%h]:%p", expanded):
             if user and "@" not in dest:
                 dest = f"{user}@{dest}"
             return (f"{dest}:{port}" if port else dest), None

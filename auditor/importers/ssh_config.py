@@ -135,7 +135,7 @@ def _server(alias: str, opts: Any, config: paramiko.SSHConfig, names: dict[str, 
             return {}, [], f"ProxyJump {jump!r} has several hops; auditor reaches a server through one jump host"
         settings["proxy_jump"] = _jump(jump.removeprefix("ssh://"), config, names)
     elif opts.get("proxycommand"):
-        spec, why = proxy_command(str(opts["proxycommand"]))
+        spec, why = proxy_command(str(opts["proxycommand"]), f"{host}:{port}")
         if why or not spec:
             return {}, [], why or "unreadable ProxyCommand"
         settings["proxy_jump"] = _jump(spec, config, names)
