@@ -68,7 +68,7 @@ _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
 def safe_name(text: str, taken: set[str]) -> str:
     """``text`` as an inventory name (letters, digits, '.', '_', '-'; starting with a letter or digit), unique in ``taken``."""
-    name = _NAME_BAD.sub("-", text).lstrip("._-")[:120] or "host"
+    name = _NAME_BAD.sub("-", text).strip("-").lstrip("._-")[:120] or "host"
     candidate, n = name, 2
     while candidate in taken:
         candidate, n = f"{name}-{n}", n + 1
