@@ -637,11 +637,11 @@ def _build(tree: _Tree, vf: _VarsFiles, path: str) -> Imported:
     merged = {h: _host_vars(tree, vf, h) for h in tree.hosts}
     imported: set[str] = set()
     for h, host in tree.hosts.items():
-        groups = tree.host_groups(h)
+        member_of = tree.host_groups(h)
         settings, notes, placeholders, reason = server_of(h, merged[h], set(tree.hosts))
         for entity, file in vf.encrypted.items():
             kind, _, who = entity.partition(" ")
-            if (kind == "group" and (who in groups or who == "all")) or (kind == "host" and who == h):
+            if (kind == "group" and (who in member_of or who == "all")) or (kind == "host" and who == h):
                 notes.append(f"{file} is vault-encrypted: its variables were not read (never copied); settings it holds are missing here")
         if reason:
             skipped.append(Skipped(h, host.source, reason))
@@ -651,7 +651,7 @@ def _build(tree: _Tree, vf: _VarsFiles, path: str) -> Imported:
             settings["proxy_jump"] = names[jump]
         if names[h] != h:
             notes.append(f"Ansible name {h!r} written as {names[h]!r} (inventory names allow letters, digits, '.', '_', '-')")
-        shown = [g for g in groups if g != "ungrouped"]
+        shown = [g for g in member_of if g != "ungrouped"]
         source = f"{host.source}" + (f"; Ansible groups: {', '.join(shown)}" if shown else "")
         servers.append(ImportedServer(names[h], source, settings, tuple(notes), tuple(placeholders)))
         imported.add(h)
