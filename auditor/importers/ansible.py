@@ -262,7 +262,9 @@ def _expand_ranges(line: str) -> list[str]:
     if len(bounds) not in (2, 3):
         raise ValueError("host range must be begin:end or begin:end:step")
     beg, end = bounds[0] or "0", bounds[1]
-    step = int(bounds[2]) if len(bounds) == 3 and bounds[2] else 1
+    if len(bounds) == 3 and bounds[2] and not bounds[2].isdigit():
+        raise ValueError(f"range [{nrange}]: the step must be a whole number")
+    step = int(bounds[2]) if len(bounds) == 3 and bounds[2] and int(bounds[2]) > 0 else 1
     if not end:
         raise ValueError("host range must specify end value")
     if beg[0] == "0" and len(beg) > 1 and len(beg) != len(end):
@@ -274,8 +276,10 @@ def _expand_ranges(line: str) -> list[str]:
         if i > j:
             raise ValueError("host range must have begin <= end")
         seq = list(string.ascii_letters[i : j + 1 : step])
-    else:
+    elif beg.isdigit() and end.isdigit():
         seq = [str(n).zfill(width) for n in range(int(beg), int(end) + 1, step)]
+    else:
+        raise ValueError(f"range [{nrange}]: expected numbers or single letters, e.g. [01:10] or [a:f]")
     out: list[str] = []
     for item in seq:
         name = f"{head}{item}{tail}"
