@@ -1,4 +1,4 @@
-"""Command line: ``auditor run | validate | sudoers | controls | verify | render | diff | history | keygen``.
+"""Command line: ``auditor run | validate | sudoers | controls | verify | render | diff | history | keygen | import | known-hosts``.
 
 Exit codes (also in README and ``auditor --help``):
 
@@ -242,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("--family", choices=FAMILIES, help="only this family")
     ctl.add_argument("--parameters", action="store_true", help="list the policy parameters with their defaults instead")
     ctl.add_argument("--json", action="store_true", help="machine-readable output")
+
+    from .importers.command import add_parsers
+
+    add_parsers(sub, fmt, _positive_float)  # import, known-hosts
     return parser
 
 
@@ -356,7 +360,9 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "run":
             with stop:  # SIGINT and SIGTERM end the run with its report written
                 return cmd_run(args, stop)
-        command = {"validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
+        from .importers.command import cmd_import, cmd_known_hosts
+
+        command = {"import": cmd_import, "known-hosts": cmd_known_hosts, "validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
         return command[args.command](args)
     except InputError as exc:
         _print_problems(exc.problems, sys.stderr, audited=args.command in ("run", "validate"))
