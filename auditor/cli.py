@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import traceback
@@ -33,6 +34,7 @@ from .report.i18n import LANGUAGES
 from .runner import RunOptions, Runner, make_plan
 from .timeutil import utc_now
 from .transports import ConnectOptions
+from .yamlsrc import LIMITS_HELP
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNVERIFIED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 70, 130
 
@@ -79,7 +81,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="auditor", description=MAIN_HELP, epilog=EXIT_CODES_HELP, formatter_class=fmt)
+    parser = _Parser(prog="auditor", description=MAIN_HELP, epilog=EXIT_CODES_HELP + "\n" + LIMITS_HELP, formatter_class=fmt)
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -198,6 +200,8 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if text.strip().lstrip("+-").startswith("0") and value != 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number without a leading zero, got {text!r}")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
     return value
@@ -208,6 +212,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, got {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
     return value
