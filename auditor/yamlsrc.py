@@ -82,6 +82,9 @@ class _Loader(yaml.SafeLoader):
         self.problems: list[Problem] = []
         self.depth = 0
 
+    def refuse(self, mark: Any, message: str) -> _Refused:
+        return _Refused(Problem(self.filename, mark.line + 1, mark.column + 1, message))
+
     def problem(self, node: yaml.Node, message: str) -> None:
         line, col = _pos(node)
         self.problems.append(Problem(self.filename, line, col, message))
@@ -90,9 +93,14 @@ class _Loader(yaml.SafeLoader):
         # The composer recurses once per level: refuse deep nesting before Python's stack does.
         self.depth += 1
         try:
+            event = self.peek_event()
             if self.depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise _Refused(Problem(self.filename, mark.line + 1, mark.column + 1, f"nested more than {MAX_DEPTH} levels deep; expected at most {MAX_DEPTH} levels of mappings and lists"))
+                raise self.refuse(event.start_mark, f"nested more than {MAX_DEPTH} levels deep; expected at most {MAX_DEPTH} levels of mappings and lists")
+            if isinstance(event, yaml.AliasEvent):
+                target = self.anchors.get(event.anchor)
+                if isinstance(target, yaml.CollectionNode) and target.end_mark is None:  # still being composed: it contains this alias
+                    raise self.refuse(event.start_mark, f"the alias *{event.anchor} refers to a mapping or list that contains it (a recursive structure); "
+                                      "expected each alias to name a value finished before it")
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -102,8 +110,9 @@ def _check_graph(root: yaml.Node, filename: str) -> None:
     """Refuse a document whose aliases make it recursive, too deep or too big once expanded.
 
     Anchored nodes are shared, so each is measured once (memo); an alias always
-    refers to a node met earlier in document order, so the recursion here is
-    never deeper than the text's own nesting, which the composer has bounded.
+    refers to a node finished earlier in document order (the composer refuses
+    the others), so the recursion here is never deeper than the text's own
+    nesting, which the composer has bounded too.
     """
     measured: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth) once expanded
     open_nodes: set[int] = set()
