@@ -325,8 +325,10 @@ def _manifest_shape(manifest: Any) -> str:
     for name, meta in files.items():
         if name in ("", ".", "..", MANIFEST, SIGNATURE) or "/" in name or "\\" in name or "\0" in name:
             return f"'files' lists {name!r}, which is not a file of a report folder"
-        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
+        if not isinstance(meta, dict):
             return f"'files'.{json.dumps(name)} is {_kind(meta)}, expected an object with a 'sha256' digest"
+        if not isinstance(meta.get("sha256"), str):
+            return f"'files'.{json.dumps(name)}.sha256 is {_kind(meta.get('sha256'))}, expected a SHA-256 digest"
         if "bytes" in meta and (not isinstance(meta["bytes"], int) or isinstance(meta["bytes"], bool)):
             return f"'files'.{json.dumps(name)}.bytes is {_kind(meta['bytes'])}, expected a number of bytes"
     if "run" not in manifest:
