@@ -255,6 +255,8 @@ def verify_folder(folder: str, public_key: Ed25519PublicKey | None = None, reren
         digest = sha256_hex(data)
         if digest != meta["sha256"]:
             bad(f"{name}: altered (SHA-256 {digest[:16]}..., the manifest says {meta['sha256'][:16]}...)")
+        elif meta.get("bytes", len(data)) != len(data):
+            bad(f"{MANIFEST}: gives {name} a size of {meta['bytes']} bytes; it has {len(data)} (the manifest was altered)")
     result.checked["files"] = len(files)
     for name in _unlisted(folder, set(files) | {MANIFEST, SIGNATURE}):
         bad(f"{name}: not listed in the manifest (added after the run)")
@@ -268,6 +270,8 @@ def verify_folder(folder: str, public_key: Ed25519PublicKey | None = None, reren
         except RecursionError:
             bad("run.json: nested too deeply to be a run document (altered)")
             doc = None
+        if doc is not None:
+            _check_header(manifest, doc, result)
         if doc is not None and rerender and tool_version and result.ok:
             _check_rendering(doc, contents, rerender, tool_version, result)
     elif "run.json" not in files:
@@ -319,6 +323,11 @@ def _manifest_shape(manifest: Any) -> str:
     """What is wrong with the structure of a parsed manifest ("" when it is the shape auditor writes)."""
     if not isinstance(manifest, dict):
         return "the top level is not a JSON object"
+    unknown = sorted(set(manifest) - _MANIFEST_KEYS)
+    if unknown:
+        return f"unknown key {unknown[0]!r}"
+    if manifest.get("manifest_version", MANIFEST_VERSION) != MANIFEST_VERSION:
+        return f"manifest_version is {json.dumps(manifest['manifest_version'])}, expected {MANIFEST_VERSION}"
     files = manifest.get("files")
     if not isinstance(files, dict):
         return f"'files' is {_kind(files)}, expected an object of file digests"
@@ -327,6 +336,8 @@ def _manifest_shape(manifest: Any) -> str:
             return f"'files' lists {name!r}, which is not a file of a report folder"
         if not isinstance(meta, dict):
             return f"'files'.{json.dumps(name)} is {_kind(meta)}, expected an object with a 'sha256' digest"
+        if set(meta) - {"sha256", "bytes"}:
+            return f"'files'.{json.dumps(name)} has the unknown key {sorted(set(meta) - {'sha256', 'bytes'})[0]!r}"
         if not isinstance(meta.get("sha256"), str):
             return f"'files'.{json.dumps(name)}.sha256 is {_kind(meta.get('sha256'))}, expected a SHA-256 digest"
         if "bytes" in meta and (not isinstance(meta["bytes"], int) or isinstance(meta["bytes"], bool)):
@@ -336,6 +347,8 @@ def _manifest_shape(manifest: Any) -> str:
     run = manifest["run"]
     if not isinstance(run, dict):
         return f"'run' is {_kind(run)}, expected an object of section, fact and finding digests"
+    if set(run) - {"sections", "facts", "findings"}:
+        return f"'run' has the unknown key {sorted(set(run) - {'sections', 'facts', 'findings'})[0]!r}"
     for part in ("sections", "facts", "findings"):
         digests = run.get(part, {})
         if not isinstance(digests, dict):
@@ -344,6 +357,16 @@ def _manifest_shape(manifest: Any) -> str:
         if wrong is not None:
             return f"'run'.{part}.{json.dumps(wrong)} is {_kind(digests[wrong])}, expected a digest"
     return ""
+
+
+_MANIFEST_KEYS = {"manifest_version", "schema_version", "run_id", "tool_version", "started_at", "files", "run"}
+_HEADER = ("schema_version", "run_id", "tool_version", "started_at")  # copied from run.json
+
+
+def _check_header(manifest: Mapping[str, Any], doc: Mapping[str, Any], result: Verification) -> None:
+    for key in _HEADER:
+        if key in manifest and manifest[key] != doc.get(key):
+            result.problems.append(f"{MANIFEST}: {key} is {json.dumps(manifest[key])[:80]}, but run.json says {json.dumps(doc.get(key))[:80]}")
 
 
 def _kind(value: Any) -> str:

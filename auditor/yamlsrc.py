@@ -89,6 +89,21 @@ class _Loader(yaml.SafeLoader):
         line, col = _pos(node)
         self.problems.append(Problem(self.filename, line, col, message))
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # A scalar its tag cannot read (!!int x, !!bool maybe, an explicit !!timestamp that is no date)
+        # is a problem at its position; PyYAML raises plain Python errors for these.
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError, OverflowError):
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            self.recursive_objects.pop(node, None)
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            shown = node.value if len(node.value) <= 30 else node.value[:27] + "..."
+            self.problem(node, f"{shown!r} is not a valid {kind}; expected a value its tag !!{kind} can read, or no tag")
+            self.constructed_objects[node] = node.value
+            return node.value
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         # The composer recurses once per level: refuse deep nesting before Python's stack does.
         self.depth += 1

@@ -91,6 +91,9 @@ CONTENT_CASES = [
     ("unclosed", b"x: [1, 2\n", 1, 1, "not valid YAML"),
     ("tab-indent", b"x:\n\t- 1\n", 1, 1, "not valid YAML"),
     ("bad-tag", b"x: !!python/object:os.system ls\n", 0, 4, "not valid YAML"),
+    ("tagged-int", b"x: !!int abc\n", 0, 4, "'abc' is not a valid int; expected a value its tag !!int can read, or no tag"),
+    ("tagged-bool", b"x: !!bool maybe\n", 0, 4, "'maybe' is not a valid bool"),
+    ("tagged-timestamp", b"x: !!timestamp soon\n", 0, 4, "'soon' is not a valid timestamp"),
     ("merge-of-scalar", b"x: {<<: 5}\n", 0, 9, "<<: expected a mapping (such as *defaults) or a list of mappings to merge, found the integer 5"),
 ]
 

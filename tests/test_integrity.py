@@ -363,7 +363,11 @@ def _rewrite_manifest(folder, change):
     (lambda m: m["files"].__setitem__("../run.json", {"sha256": "0" * 64}), "manifest.json: 'files' lists '../run.json', which is not a file of a report folder"),
     (lambda m: m["run"].__setitem__("facts", ["x"]), "manifest.json: 'run'.facts is a list, expected an object of digests"),
     (lambda m: m["run"]["sections"].__setitem__("summary", None), "manifest.json: 'run'.sections.\"summary\" is null, expected a digest"),
-], ids=["run-5", "run.json-null", "files-list", "sha256-int", "bytes-str", "empty-name", "parent-name", "facts-list", "section-null"])
+    (lambda m: m.__setitem__("note", "trust me"), "manifest.json: unknown key 'note'"),
+    (lambda m: m.__setitem__("manifest_version", 2), "manifest.json: manifest_version is 2, expected 1"),
+    (lambda m: m["files"]["run.json"].__setitem__("mode", "0644"), "manifest.json: 'files'.\"run.json\" has the unknown key 'mode'"),
+    (lambda m: m["run"].__setitem__("extra", {}), "manifest.json: 'run' has the unknown key 'extra'"),
+], ids=["run-5", "run.json-null", "files-list", "sha256-int", "bytes-str", "empty-name", "parent-name", "facts-list", "section-null", "unknown-key", "version", "file-meta-key", "run-key"])
 def test_a_manifest_of_the_wrong_shape_is_named_as_altered(signed, capsys, change, named):
     _rewrite_manifest(signed, change)
     code, out = _verify(capsys, signed)
@@ -383,6 +387,22 @@ def test_a_manifest_that_is_not_json_or_not_an_object_is_named(signed, capsys, r
     code, out = _verify(capsys, signed)
     assert code == 1, out
     assert f"ALTERED  {named}" in out
+
+
+@pytest.mark.parametrize("key,value", [("run_id", "another-run"), ("started_at", "2020-01-01T00:00:00Z"), ("tool_version", "9.9"), ("schema_version", 5)])
+def test_a_manifest_header_that_disagrees_with_run_json_is_named(tmp_path, inventory, capsys, key, value):
+    folder = _run(inventory, tmp_path / "r")
+    _rewrite_manifest(folder, lambda m: m.__setitem__(key, value))
+    code, out = _verify(capsys, folder)
+    assert code == 1, out
+    assert f"ALTERED  manifest.json: {key} is {json.dumps(value)}, but run.json says " in out
+
+
+def test_a_file_size_in_the_manifest_that_is_wrong_is_named(signed, capsys):
+    _rewrite_manifest(signed, lambda m: m["files"]["summary.md"].__setitem__("bytes", 1))
+    code, out = _verify(capsys, signed)
+    assert code == 1, out
+    assert "ALTERED  manifest.json: gives summary.md a size of 1 bytes; it has " in out
 
 
 def test_a_file_added_in_a_new_sub_folder_is_named(signed, capsys):
