@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="print only the report path and the exit reason")
     run.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
 
-    val = sub.add_parser("validate", help="check an inventory (and policy) without contacting any target", formatter_class=fmt, epilog=EXIT_CODES_HELP,
+    val = sub.add_parser("validate", help="check an inventory (and policy) without contacting any target", formatter_class=fmt, epilog=EXIT_CODES_HELP + "\n" + LIMITS_HELP,
                          description="Load and validate INVENTORY and the policy; print every problem with file:line:column.\nExit 0 when valid, 2 when not.")
     val.add_argument("inventory", nargs="?", help="inventory YAML file (default: the bundled localhost inventory)")
     _policy_arg(val)

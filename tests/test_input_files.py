@@ -212,10 +212,11 @@ def test_the_size_limit_itself_is_allowed(tmp_path: Path, monkeypatch: Any) -> N
 
 
 def test_the_limits_are_documented_in_help_and_readme(capsys: Any) -> None:
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    text = capsys.readouterr().out
-    assert "at most 4 MiB" in text and f"nested at most\n  {MAX_DEPTH} levels" in text and "no .nan or .inf" in text
+    for args in (["--help"], ["validate", "--help"]):
+        with pytest.raises(SystemExit):
+            main(args)
+        text = capsys.readouterr().out
+        assert "at most 4 MiB" in text and f"nested at most\n  {MAX_DEPTH} levels" in text and "no .nan or .inf" in text
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "4 MiB" in readme and f"{MAX_DEPTH} levels" in readme
 
@@ -252,23 +253,23 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 # One real process per class of case, each on a different kind of file.
 SUBPROCESS_CASES = [
-    ("nul-byte", "inventory", b"x: \x00\n"),
-    ("deep-flow", "policy", DEEP),
-    ("5000-digit-int", "waivers", b"x: " + b"1" * 5000 + b"\n"),
-    ("billion-laughs", "inventory", LAUGHS),
-    ("nan", "policy", b"x: .nan\n"),
-    ("octal", "waivers", b"x: 022\n"),
+    ("nul-byte", "inventory", b"x: \x00\n", "the character U+0000 is not allowed"),
+    ("deep-flow", "policy", DEEP, "nested more than"),
+    ("5000-digit-int", "waivers", b"x: " + b"1" * 5000 + b"\n", "an integer of 5000 digits"),
+    ("billion-laughs", "inventory", LAUGHS, "aliases expand this value"),
+    ("nan", "policy", b"x: .nan\n", "'.nan' is not a finite number"),
+    ("octal", "waivers", b"x: 022\n", "'022' has a leading zero"),
 ]
 
 
-@pytest.mark.parametrize("name,kind,extra", SUBPROCESS_CASES, ids=[c[0] for c in SUBPROCESS_CASES])
-def test_real_process_exits_2_without_traceback(tmp_path: Path, name: str, kind: str, extra: bytes) -> None:
+@pytest.mark.parametrize("name,kind,extra,message", SUBPROCESS_CASES, ids=[c[0] for c in SUBPROCESS_CASES])
+def test_real_process_exits_2_without_traceback(tmp_path: Path, name: str, kind: str, extra: bytes, message: str) -> None:
     path = tmp_path / f"{kind}.yaml"
     path.write_bytes(VALID[kind].encode() + extra)
     proc = run_cli(*argv(kind, str(path)))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
-    assert positioned(proc.stderr, str(path))
+    assert any(message in text for _line, _col, text in positioned(proc.stderr, str(path))), proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
