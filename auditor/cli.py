@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import traceback
@@ -39,6 +40,7 @@ from .runner import RunOptions, Runner, make_plan
 from .signals import StopSignals
 from .timeutil import utc_now
 from .transports import ConnectOptions
+from .yamlsrc import LIMITS_HELP
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNVERIFIED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 70, 130
 
@@ -138,7 +140,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="auditor", description=MAIN_HELP, epilog=EXIT_CODES_HELP, formatter_class=fmt)
+    parser = _Parser(prog="auditor", description=MAIN_HELP, epilog=EXIT_CODES_HELP + "\n" + LIMITS_HELP, formatter_class=fmt)
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -177,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="print only the report path and the exit reason")
     run.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
 
-    val = sub.add_parser("validate", help="check an inventory (and policy) without contacting any target", formatter_class=fmt, epilog=VALIDATE_EXAMPLES + "\n" + EXIT_CODES_HELP,
+    val = sub.add_parser("validate", help="check an inventory (and policy) without contacting any target", formatter_class=fmt, epilog=VALIDATE_EXAMPLES + "\n" + EXIT_CODES_HELP + "\n" + LIMITS_HELP,
                          description="Load and validate INVENTORY and the policy; print every problem with file:line:column.\nExit 0 when valid, 2 when not.")
     val.add_argument("inventory", nargs="?", help="inventory YAML file (default: the bundled localhost inventory)")
     _policy_arg(val)
@@ -258,6 +260,8 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if text.strip().lstrip("+-").startswith("0") and value != 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number without a leading zero, got {text!r}")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
     return value
@@ -268,6 +272,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, got {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
     return value

@@ -26,6 +26,7 @@ import binascii
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -229,54 +230,58 @@ def verify_folder(folder: str, public_key: Ed25519PublicKey | None = None, reren
     ``rerender`` (doc → {file name: bytes}) is used to check that the human
     reports are the rendering of ``run.json`` when ``tool_version`` equals the
     version that wrote the run (other versions may render differently).
+
+    Whatever the folder holds, the outcome is a :class:`Verification`: a
+    manifest of the wrong shape, a pipe or link in place of a file, a file in
+    a sub-folder are named as altered, never an exception.
     """
     result = Verification(folder)
     bad = result.problems.append
-    manifest_path = os.path.join(folder, MANIFEST)
-    try:
-        with open(manifest_path, "rb") as fh:
-            manifest_raw = fh.read()
-    except FileNotFoundError:
-        bad(f"{MANIFEST}: missing; without it nothing in the folder can be verified")
+    manifest_raw, why = _read_regular(os.path.join(folder, MANIFEST))
+    if manifest_raw is None:
+        bad(f"{MANIFEST}: missing; without it nothing in the folder can be verified" if why == "missing" else f"{MANIFEST}: {why}")
         return result
     try:
         manifest = json.loads(manifest_raw)
-        files = manifest["files"]
-        if not isinstance(files, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        bad(f"{MANIFEST}: not a manifest written by auditor (altered or damaged)")
+    except (ValueError, RecursionError):
+        bad(f"{MANIFEST}: not JSON; not a manifest written by auditor (altered or damaged)")
         return result
+    shape = _manifest_shape(manifest)
+    if shape:
+        bad(f"{MANIFEST}: {shape}; not a manifest written by auditor (altered or damaged)")
+        return result
+    files = manifest["files"]
 
     _check_signature(folder, manifest_raw, public_key, result)
 
     # Files listed in the manifest.
     contents: dict[str, bytes] = {}
     for name, meta in sorted(files.items()):
-        path = os.path.join(folder, name)
-        if os.path.basename(name) != name:
-            bad(f"{MANIFEST}: lists {name!r}, which is not a file of this folder")
-            continue
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            bad(f"{name}: missing (the manifest lists it)")
+        data, why = _read_regular(os.path.join(folder, name))
+        if data is None:
+            bad(f"{name}: {why} (the manifest lists it)")
             continue
         contents[name] = data
         digest = sha256_hex(data)
-        if digest != meta.get("sha256"):
-            bad(f"{name}: altered (SHA-256 {digest[:16]}..., the manifest says {str(meta.get('sha256'))[:16]}...)")
+        if digest != meta["sha256"]:
+            bad(f"{name}: altered (SHA-256 {digest[:16]}..., the manifest says {meta['sha256'][:16]}...)")
+        elif meta.get("bytes", len(data)) != len(data):
+            bad(f"{MANIFEST}: gives {name} a size of {meta['bytes']} bytes; it has {len(data)} (the manifest was altered)")
     result.checked["files"] = len(files)
-    for name in sorted(os.listdir(folder)):
-        if name not in files and name not in (MANIFEST, SIGNATURE) and os.path.isfile(os.path.join(folder, name)):
-            bad(f"{name}: not listed in the manifest (added after the run)")
+    for name in _unlisted(folder, set(files) | {MANIFEST, SIGNATURE}):
+        bad(f"{name}: not listed in the manifest (added after the run)")
 
     # Items inside run.json.
     if "run.json" in contents and "run" not in manifest:
         result.notes.append(f"{MANIFEST} predates per-item digests (auditor < schema 1.1): run.json is checked as a whole only")
     elif "run.json" in contents:
-        doc = _check_run(contents["run.json"], manifest["run"], result)
+        try:
+            doc = _check_run(contents["run.json"], manifest["run"], result)
+        except RecursionError:
+            bad("run.json: nested too deeply to be a run document (altered)")
+            doc = None
+        if doc is not None:
+            _check_header(manifest, doc, result)
         if doc is not None and rerender and tool_version and result.ok:
             _check_rendering(doc, contents, rerender, tool_version, result)
     elif "run.json" not in files:
@@ -284,21 +289,122 @@ def verify_folder(folder: str, public_key: Ed25519PublicKey | None = None, reren
     return result
 
 
+def _read_regular(path: str) -> tuple[bytes | None, str]:
+    """The bytes of a regular file, or None and why not; never follows a link, never waits on a pipe."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as exc:
+        if os.path.islink(path):
+            return None, "a symbolic link, not a file written by the run (altered)"
+        return None, f"cannot be read ({exc.strerror})"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            kind = "a folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "not a regular file"
+            return None, f"{kind}, not a file written by the run (altered)"
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(), ""
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror})"
+    finally:
+        os.close(fd)
+
+
+def _unlisted(folder: str, listed: set[str]) -> list[str]:
+    """Everything in ``folder`` the manifest does not name, sub-folders' contents included (a run writes no sub-folder)."""
+    found = []
+    for root, dirs, names in os.walk(folder):
+        rel = os.path.relpath(root, folder)
+        prefix = "" if rel == "." else rel + "/"
+        for name in names:
+            if prefix or name not in listed:
+                found.append(prefix + name)
+        for name in dirs:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                found.append(prefix + name)  # os.walk does not enter it
+            elif not os.listdir(path) and (prefix or name not in listed):
+                found.append(prefix + name + "/")
+    return sorted(found)
+
+
+def _manifest_shape(manifest: Any) -> str:
+    """What is wrong with the structure of a parsed manifest ("" when it is the shape auditor writes)."""
+    if not isinstance(manifest, dict):
+        return "the top level is not a JSON object"
+    unknown = sorted(set(manifest) - _MANIFEST_KEYS)
+    if unknown:
+        return f"unknown key {unknown[0]!r}"
+    if manifest.get("manifest_version", MANIFEST_VERSION) != MANIFEST_VERSION:
+        return f"manifest_version is {json.dumps(manifest['manifest_version'])}, expected {MANIFEST_VERSION}"
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return f"'files' is {_kind(files)}, expected an object of file digests"
+    for name, meta in files.items():
+        if name in ("", ".", "..", MANIFEST, SIGNATURE) or "/" in name or "\\" in name or "\0" in name:
+            return f"'files' lists {name!r}, which is not a file of a report folder"
+        if not isinstance(meta, dict):
+            return f"'files'.{json.dumps(name)} is {_kind(meta)}, expected an object with a 'sha256' digest"
+        if set(meta) - {"sha256", "bytes"}:
+            return f"'files'.{json.dumps(name)} has the unknown key {sorted(set(meta) - {'sha256', 'bytes'})[0]!r}"
+        if not isinstance(meta.get("sha256"), str):
+            return f"'files'.{json.dumps(name)}.sha256 is {_kind(meta.get('sha256'))}, expected a SHA-256 digest"
+        if "bytes" in meta and (not isinstance(meta["bytes"], int) or isinstance(meta["bytes"], bool)):
+            return f"'files'.{json.dumps(name)}.bytes is {_kind(meta['bytes'])}, expected a number of bytes"
+    if "run" not in manifest:
+        return ""
+    run = manifest["run"]
+    if not isinstance(run, dict):
+        return f"'run' is {_kind(run)}, expected an object of section, fact and finding digests"
+    if set(run) - {"sections", "facts", "findings"}:
+        return f"'run' has the unknown key {sorted(set(run) - {'sections', 'facts', 'findings'})[0]!r}"
+    for part in ("sections", "facts", "findings"):
+        digests = run.get(part, {})
+        if not isinstance(digests, dict):
+            return f"'run'.{part} is {_kind(digests)}, expected an object of digests"
+        wrong = next((k for k, v in digests.items() if not isinstance(v, str)), None)
+        if wrong is not None:
+            return f"'run'.{part}.{json.dumps(wrong)} is {_kind(digests[wrong])}, expected a digest"
+    return ""
+
+
+_MANIFEST_KEYS = {"manifest_version", "schema_version", "run_id", "tool_version", "started_at", "files", "run"}
+_HEADER = ("schema_version", "run_id", "tool_version", "started_at")  # copied from run.json
+
+
+def _check_header(manifest: Mapping[str, Any], doc: Mapping[str, Any], result: Verification) -> None:
+    for key in _HEADER:
+        if key in manifest and manifest[key] != doc.get(key):
+            result.problems.append(f"{MANIFEST}: {key} is {json.dumps(manifest[key])[:80]}, but run.json says {json.dumps(doc.get(key))[:80]}")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
 def _check_signature(folder: str, manifest_raw: bytes, expected: Ed25519PublicKey | None, result: Verification) -> None:
     bad = result.problems.append
     sig_path = os.path.join(folder, SIGNATURE)
-    if not os.path.exists(sig_path):
+    if not os.path.lexists(sig_path):
         if expected is not None:
             bad(f"{SIGNATURE}: missing; the report is not signed, but --key asks for a signature by {key_id(expected)}")
         else:
             result.notes.append("not signed: the digests show the folder is consistent, not who made it (sign with `auditor run --sign KEY`)")
         return
+    raw, why = _read_regular(sig_path)
+    if raw is None:
+        bad(f"{SIGNATURE}: {why}")
+        return
     try:
-        with open(sig_path, "rb") as fh:
-            sig = json.loads(fh.read())
+        sig = json.loads(raw)
         signature = base64.b64decode(sig["signature"], validate=True)
         embedded = Ed25519PublicKey.from_public_bytes(base64.b64decode(sig["public_key"], validate=True))
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
         bad(f"{SIGNATURE}: damaged or not an auditor signature")
         return
     key = expected or embedded
@@ -325,7 +431,7 @@ def _check_run(raw: bytes, recorded: Mapping[str, Any], result: Verification) ->
     if not isinstance(doc, dict):
         bad("run.json: not a run document")
         return None
-    sections = recorded.get("sections") or {}
+    sections = recorded.get("sections") or {}  # the manifest's shape was checked before
     for key in sorted(set(sections) | set(doc)):
         if key in ("facts", "findings"):
             continue
@@ -335,9 +441,9 @@ def _check_run(raw: bytes, recorded: Mapping[str, Any], result: Verification) ->
             bad(f"run.json: section {key!r} added")
         elif item_digest(doc[key]) != sections[key]:
             bad(f"run.json: section {key!r} altered")
-    facts = {str(f.get("id")): f for f in doc.get("facts") or () if isinstance(f, dict)}
+    facts = {str(f.get("id")): f for f in _as_list(doc.get("facts")) if isinstance(f, dict)}
     _check_items("fact", facts, recorded.get("facts") or {}, _describe_fact, result)
-    findings = {finding_key(f): f for f in doc.get("findings") or () if isinstance(f, dict)}
+    findings = {finding_key(f): f for f in _as_list(doc.get("findings")) if isinstance(f, dict)}
     expected = recorded.get("findings") or {}
     _check_items("finding", findings, expected, _describe_finding, result, digest=item_digest)
     for fid, fact in facts.items():
@@ -347,6 +453,10 @@ def _check_run(raw: bytes, recorded: Mapping[str, Any], result: Verification) ->
     result.checked["facts"] = len(facts)
     result.checked["findings"] = len(findings)
     return doc
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _check_items(kind: str, items: Mapping[str, Any], expected: Mapping[str, str], describe: Callable[[str, Any], str], result: Verification, digest: Callable[[Any], str] = fact_digest) -> None:
@@ -371,7 +481,11 @@ def _check_rendering(doc: dict[str, Any], contents: Mapping[str, bytes], rerende
     if doc.get("tool_version") != tool_version:
         result.notes.append(f"reports not re-rendered: the run was written by auditor {doc.get('tool_version')}, this is {tool_version}")
         return
-    rendered = rerender(doc)
+    try:
+        rendered = rerender(doc)
+    except Exception as exc:  # noqa: BLE001 - this version rendered this run when it was written: a run it cannot render was altered
+        result.problems.append(f"run.json: cannot be rendered by auditor {tool_version}, which wrote it ({type(exc).__name__}); its content was altered and the manifest recomputed to match")
+        return
     for name, data in sorted(rendered.items()):
         if name in contents and name != "run.json" and contents[name] != data:
             result.problems.append(f"{name}: is not the rendering of run.json (edited, and the manifest recomputed to match)")

@@ -95,6 +95,15 @@ def resolve_policy_path(name_or_path: str) -> str:
     raise InputError(Problem("--policy", None, None, f"{name_or_path!r} is neither a file nor a built-in policy{suggest(name_or_path, sorted(builtins))} Built-in policies: {', '.join(sorted(builtins))}"))
 
 
+def _place_at(problems: list[Problem], where: tuple[int, int], chk: Checker) -> None:
+    """Problems of the policy named by ``extends:``; one with no line (no such file or built-in) is placed at the extends line."""
+    for p in problems:
+        if p.line is None:
+            chk.add(where, f"extends: {'' if p.file == '--policy' else p.file + ': '}{p.message}")
+        else:
+            chk.problems.append(p)
+
+
 def load_policy(name_or_path: str, registry: Registry, _seen: tuple[str, ...] = ()) -> Policy:
     path = resolve_policy_path(name_or_path)
     document = load_document(path, POLICY_FIELDS, "the policy")
@@ -105,11 +114,15 @@ def load_policy(name_or_path: str, registry: Registry, _seen: tuple[str, ...] = 
         target = top["extends"]
         if not os.path.isabs(target) and (os.sep in target or target.endswith((".yaml", ".yml"))):
             target = os.path.join(os.path.dirname(path), target)
-        real = os.path.realpath(resolve_policy_path(target))
-        if real in _seen:
-            chk.add(doc.where("extends"), f"extends: {top['extends']!r} leads back to itself (a cycle)")
+        try:
+            if os.path.realpath(resolve_policy_path(target)) in _seen:
+                chk.add(doc.where("extends"), f"extends: {top['extends']!r} leads back to itself (a cycle)")
+            else:
+                parent = load_policy(target, registry, _seen + (os.path.realpath(path),))
+        except InputError as exc:
+            _place_at(exc.problems, doc.where("extends"), chk)
+        if parent is None:
             chk.raise_if_any()
-        parent = load_policy(target, registry, _seen + (os.path.realpath(path),))
 
     language = top.get("language") or (parent.language if parent else "en")
     params = dict(parent.parameters) if parent else registry.defaults()

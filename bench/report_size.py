@@ -9,7 +9,7 @@ from auditor.report import render_files, write_report
 from auditor.integrity import verify_folder, seal_document
 from auditor.report import render_reports
 from auditor import __version__
-base = json.load(open(os.path.join(ROOT, "reports", "examples", "run.json")))
+base = json.load(open(os.path.join(ROOT, "reports", "examples", "20261121T030004Z", "run.json")))
 doc = copy.deepcopy(base)
 doc["tool_version"] = __version__
 doc["targets"], doc["findings"], doc["facts"] = [], [], []

@@ -591,14 +591,26 @@ def _example_module() -> Any:
     return module
 
 
+def test_the_shipped_example_is_a_report_folder_that_verifies(capsys: Any) -> None:
+    """`auditor verify` on the example shipped in the repository: intact, every file listed in its manifest."""
+    from auditor.cli import main
+
+    folder = EXAMPLES / _example_module().FOLDER
+    assert main(["verify", str(folder)]) == 0, "run `python reports/examples/make_example.py` to regenerate"
+    out = capsys.readouterr().out
+    assert f"{folder}: intact (4 files, " in out and "ALTERED" not in out
+    assert sorted(p.name for p in folder.iterdir()) == ["junit.xml", "manifest.json", "report.html", "run.json", "summary.md"]
+
+
 def test_example_files_are_current_and_reproducible() -> None:
     example = _example_module()
     doc = example.build("sv")
     assert doc == example.build("sv")
     stale = "run `python reports/examples/make_example.py` to regenerate"
-    assert (EXAMPLES / "run.json").read_text(encoding="utf-8") == render_json(doc), stale
-    assert (EXAMPLES / "report.html").read_text(encoding="utf-8") == render_html(doc), stale
-    assert (EXAMPLES / "summary.md").read_text(encoding="utf-8") == render_markdown(doc), stale
+    folder = EXAMPLES / example.FOLDER
+    assert (folder / "run.json").read_text(encoding="utf-8") == render_json(doc), stale
+    assert (folder / "report.html").read_text(encoding="utf-8") == render_html(doc), stale
+    assert (folder / "summary.md").read_text(encoding="utf-8") == render_markdown(doc), stale
     statuses = {f["status"] for f in doc["findings"]}
     assert statuses >= {"pass", "fail", "error", "waived"}
     assert len(doc["trend"]) == 3 and len(doc["waivers"]["applied"]) == 1 and len(doc["waivers"]["expired"]) == 1

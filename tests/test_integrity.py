@@ -10,6 +10,8 @@ import base64
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -340,3 +342,118 @@ def test_a_facts_own_digest_rewritten_is_named(signed, capsys):
     code, out = _verify(capsys, signed)
     assert code == 1
     assert f"run.json: fact {fact['id']} ({fact['name']} on {fact['target']}) does not match its own digest" in out
+
+
+# --- a manifest of the wrong shape, things that are not files, sub-folders: altered, exit 1 ------------
+
+
+def _rewrite_manifest(folder, change):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize("change,named", [
+    (lambda m: m.__setitem__("run", 5), "manifest.json: 'run' is a number, expected an object of section, fact and finding digests"),
+    (lambda m: m["files"].__setitem__("run.json", None), "manifest.json: 'files'.\"run.json\" is null, expected an object with a 'sha256' digest"),
+    (lambda m: m.__setitem__("files", []), "manifest.json: 'files' is a list, expected an object of file digests"),
+    (lambda m: m["files"]["report.html"].__setitem__("sha256", 7), "manifest.json: 'files'.\"report.html\".sha256 is a number, expected a SHA-256 digest"),
+    (lambda m: m["files"]["report.html"].__setitem__("bytes", "many"), "manifest.json: 'files'.\"report.html\".bytes is a string, expected a number of bytes"),
+    (lambda m: m["files"].__setitem__("", {"sha256": "0" * 64}), "manifest.json: 'files' lists '', which is not a file of a report folder"),
+    (lambda m: m["files"].__setitem__("../run.json", {"sha256": "0" * 64}), "manifest.json: 'files' lists '../run.json', which is not a file of a report folder"),
+    (lambda m: m["run"].__setitem__("facts", ["x"]), "manifest.json: 'run'.facts is a list, expected an object of digests"),
+    (lambda m: m["run"]["sections"].__setitem__("summary", None), "manifest.json: 'run'.sections.\"summary\" is null, expected a digest"),
+    (lambda m: m.__setitem__("note", "trust me"), "manifest.json: unknown key 'note'"),
+    (lambda m: m.__setitem__("manifest_version", 2), "manifest.json: manifest_version is 2, expected 1"),
+    (lambda m: m["files"]["run.json"].__setitem__("mode", "0644"), "manifest.json: 'files'.\"run.json\" has the unknown key 'mode'"),
+    (lambda m: m["run"].__setitem__("extra", {}), "manifest.json: 'run' has the unknown key 'extra'"),
+], ids=["run-5", "run.json-null", "files-list", "sha256-int", "bytes-str", "empty-name", "parent-name", "facts-list", "section-null", "unknown-key", "version", "file-meta-key", "run-key"])
+def test_a_manifest_of_the_wrong_shape_is_named_as_altered(signed, capsys, change, named):
+    _rewrite_manifest(signed, change)
+    code, out = _verify(capsys, signed)
+    assert code == 1, out
+    assert f"ALTERED  {named}; not a manifest written by auditor (altered or damaged)" in out
+
+
+@pytest.mark.parametrize("raw,named", [
+    (b"[1, 2", "manifest.json: not JSON"),
+    (b"[" * 100000 + b"]" * 100000, "manifest.json: not JSON"),
+    (b"5", "manifest.json: the top level is not a JSON object"),
+    (b'{"files": {"run.json": {"sha256": "' + b"1" * 5000 + b'"}}}', "run.json: altered"),
+    (b'{"files": {}, "x": ' + b"1" * 5000 + b"}", "manifest.json: not JSON"),
+], ids=["truncated", "deep", "number", "long-digest", "5000-digit-int"])
+def test_a_manifest_that_is_not_json_or_not_an_object_is_named(signed, capsys, raw, named):
+    (signed / "manifest.json").write_bytes(raw)
+    code, out = _verify(capsys, signed)
+    assert code == 1, out
+    assert f"ALTERED  {named}" in out
+
+
+@pytest.mark.parametrize("key,value", [("run_id", "another-run"), ("started_at", "2020-01-01T00:00:00Z"), ("tool_version", "9.9"), ("schema_version", 5)])
+def test_a_manifest_header_that_disagrees_with_run_json_is_named(tmp_path, inventory, capsys, key, value):
+    folder = _run(inventory, tmp_path / "r")
+    _rewrite_manifest(folder, lambda m: m.__setitem__(key, value))
+    code, out = _verify(capsys, folder)
+    assert code == 1, out
+    assert f"ALTERED  manifest.json: {key} is {json.dumps(value)}, but run.json says " in out
+
+
+def test_a_file_size_in_the_manifest_that_is_wrong_is_named(signed, capsys):
+    _rewrite_manifest(signed, lambda m: m["files"]["summary.md"].__setitem__("bytes", 1))
+    code, out = _verify(capsys, signed)
+    assert code == 1, out
+    assert "ALTERED  manifest.json: gives summary.md a size of 1 bytes; it has " in out
+
+
+def test_a_file_added_in_a_new_sub_folder_is_named(signed, capsys):
+    (signed / "assets").mkdir()
+    (signed / "assets" / "evil.js").write_text("alert(1)")
+    (signed / "empty").mkdir()
+    code, out = _verify(capsys, signed)
+    assert code == 1, out
+    assert "ALTERED  assets/evil.js: not listed in the manifest (added after the run)" in out
+    assert "ALTERED  empty/: not listed in the manifest (added after the run)" in out
+
+
+def test_a_pipe_or_a_link_in_place_of_a_file_is_named_without_reading_it(signed, capsys):
+    (signed / "report.html").unlink()
+    os.mkfifo(signed / "report.html")
+    (signed / "junit.xml").unlink()
+    os.symlink("/dev/zero", signed / "junit.xml")
+    os.symlink("/dev/zero", signed / "extra.bin")
+    code, out = _verify(capsys, signed)
+    assert code == 1, out
+    assert "ALTERED  report.html: not a regular file, not a file written by the run (altered) (the manifest lists it)" in out
+    assert "ALTERED  junit.xml: a symbolic link, not a file written by the run (altered) (the manifest lists it)" in out
+    assert "ALTERED  extra.bin: not listed in the manifest (added after the run)" in out
+    (signed / "manifest.sig").unlink()
+    os.mkfifo(signed / "manifest.sig")
+    code, out = _verify(capsys, signed)
+    assert code == 1 and "ALTERED  manifest.sig: not a regular file, not a file written by the run (altered)" in out
+
+
+def test_a_run_json_the_renderer_cannot_read_with_a_recomputed_manifest_is_altered(tmp_path, inventory, capsys):
+    """A consistent forgery (digests recomputed) that this version cannot render: altered, not an internal error."""
+    from auditor.integrity import build_manifest, manifest_bytes
+
+    folder = _run(inventory, tmp_path / "r")
+    doc = json.loads((folder / "run.json").read_text())
+    doc["summary"] = 5
+    files = {name: (folder / name).read_bytes() for name in ("report.html", "junit.xml", "summary.md")}
+    files["run.json"] = (json.dumps(doc, indent=2) + "\n").encode()
+    (folder / "run.json").write_bytes(files["run.json"])
+    (folder / "manifest.json").write_bytes(manifest_bytes(build_manifest(doc, files)))
+    code, out = _verify(capsys, folder)
+    assert code == 1, out
+    assert "ALTERED  run.json: cannot be rendered by auditor" in out
+
+
+def test_verify_of_a_wrong_manifest_exits_1_in_a_real_process(signed):
+    _rewrite_manifest(signed, lambda m: m.__setitem__("run", 5))
+    (signed / "assets").mkdir()
+    (signed / "assets" / "evil.js").write_text("alert(1)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.run([sys.executable, "-m", "auditor", "verify", str(signed)], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr == ""
+    assert "ALTERED  manifest.json: 'run' is a number" in proc.stdout

@@ -175,7 +175,13 @@ def test_extending_itself_is_a_cycle(tmp_path):
 
 def test_extends_a_missing_file(tmp_path):
     path = policy_file(tmp_path, "id: me\ntitle: Policy me\nextends: nowhere.yaml\n")
-    assert only_problem(path) == f"{tmp_path / 'nowhere.yaml'}: file not found"
+    assert only_problem(path) == f"{path}:3:10: extends: {tmp_path / 'nowhere.yaml'}: file not found"
+
+
+def test_extends_neither_a_file_nor_a_builtin_is_placed_at_the_extends_line(tmp_path):
+    """Found by tests/test_fuzz_inputs.py: the problem named --policy and no line of the file."""
+    path = policy_file(tmp_path, "id: me\ntitle: Policy me\nextends: 1\n")
+    assert only_problem(path).startswith(f"{path}:3:10: extends: '1' is neither a file nor a built-in policy")
 
 
 # --- mistakes --------------------------------------------------------------------------

@@ -8,10 +8,12 @@ with one waiver applied and one expired, and three earlier runs as the trend.
 Control metadata comes from the registry, so titles and rationales are the real ones.
 
 Everything is fixed (ids, times, digests), so the output is the same on every
-machine: ``python reports/examples/make_example.py`` rewrites ``run.json``,
-``report.html`` (Swedish, as the policy) and ``summary.md`` in this folder;
-``tests/test_browser.py`` imports :func:`build` and takes the screenshots
-``report-first-screen-sv.png`` and ``report-first-screen-en.png``.
+machine: ``python reports/examples/make_example.py`` rewrites the report folder
+``20261121T030004Z/`` beside this file (``run.json``, ``report.html`` in Swedish
+as the policy, ``junit.xml``, ``summary.md`` and ``manifest.json``) with the
+writer ``auditor run`` uses, so ``auditor verify reports/examples/20261121T030004Z``
+finds it intact; ``tests/test_browser.py`` imports :func:`build` and takes the
+screenshots ``report-first-screen-sv.png`` and ``report-first-screen-en.png``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import copy
 import hashlib
 import json
 import os
+import shutil
 import sys
 from typing import Any
 
@@ -30,13 +33,12 @@ if ROOT not in sys.path:  # run as a script from anywhere
 
 from auditor.model import canonical_json
 from auditor.registry import Registry
-from auditor.report import render_json
-from auditor.report.html import render_html
-from auditor.report.markdown import render_markdown
+from auditor.report import write_report
 
 TOOL_VERSION = "0.1.0"
 RUN_ID = "6b1f0d52-8a43-4c1e-9f0e-2d7c5e9a1b30"
 STARTED = "2026-11-21T03:00:04.211Z"
+FOLDER = "20261121T030004Z"  # the name `auditor run` gives the folder of a run started then
 FINISHED = "2026-11-21T03:00:19.870Z"
 INVENTORY = "inventories/example-webbplats-nu.yaml"
 DOCUMENT = "Integritets- och dataskyddspolicy Webbplats Nu AB"
@@ -324,19 +326,19 @@ def build(lang: str = "sv") -> dict[str, Any]:
     return json.loads(json.dumps(doc))  # plain JSON types, exactly what run.json holds
 
 
-def write(folder: str = HERE) -> dict[str, str]:
-    """Write run.json, report.html and summary.md of the Swedish example into ``folder``; returns name → path."""
-    doc = build("sv")
-    files = {"run.json": render_json(doc), "report.html": render_html(doc), "summary.md": render_markdown(doc)}
-    paths = {}
-    for name, text in files.items():
-        path = os.path.join(folder, name)
-        with open(path, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        paths[name] = path
-    return paths
+def write(parent: str = HERE) -> str:
+    """Write the report folder of the Swedish example as ``parent/20261121T030004Z`` (replacing it); returns its path.
+
+    The files and the manifest are written by ``write_report``, the writer of
+    ``auditor run``, so the folder is exactly what a run with this result writes.
+    """
+    final = os.path.join(parent, FOLDER)
+    if os.path.isdir(final):
+        shutil.rmtree(final)
+    return write_report(build("sv"), parent, FOLDER)
 
 
 if __name__ == "__main__":
-    for path in write().values():
-        print(f"wrote {os.path.relpath(path)}")
+    folder = write()
+    for name in sorted(os.listdir(folder)):
+        print(f"wrote {os.path.relpath(os.path.join(folder, name))}")
