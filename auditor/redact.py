@@ -59,6 +59,33 @@ def mask_tree(value: Any) -> Any:
     return value
 
 
+def mask_in_place(value: Any) -> Any:
+    """:func:`mask_tree` for a JSON document the caller owns (a fresh run document):
+    strings are replaced where they stand, so a fleet-sized document is not copied
+    a second time. Returns ``value``."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            if any(type(k) is str and _MAYBE.search(k) for k in node):
+                items = [(mask_credentials(k) if type(k) is str else k, v) for k, v in node.items()]
+                node.clear()
+                node.update(items)
+            pairs: Any = node.items()
+        elif type(node) is list:
+            pairs = enumerate(node)
+        else:
+            continue
+        for key, item in list(pairs):
+            kind = type(item)
+            if kind is str:
+                if _MAYBE.search(item):
+                    node[key] = mask_credentials(item)
+            elif kind is dict or kind is list:
+                stack.append(item)
+    return value
+
+
 def url_passwords(location: str) -> list[str]:
     """Every password a URL carries (user info and ``password=``), as written and percent-decoded, longest first."""
     found: list[str] = []

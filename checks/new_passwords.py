@@ -188,6 +188,12 @@ def expand_password_stack(root: str, files: Mapping[str, str | None], pam_dir: s
 # -- the fact --------------------------------------------------------------------------------
 
 
+def show_settings(text: str) -> str:
+    """A login.defs or PAM file as evidence shows it: its numbered lines, without comments
+    and blank lines (login.defs is mostly comments: the settings are what the verdict rests on)."""
+    return "\n".join(f"{n}: {line}" for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.lstrip().startswith("#"))
+
+
 def _reads(target: Target, host: Target) -> Reads:
     return Reads(files=(rooted(host, LOGIN_DEFS), *(rooted(host, f"{PAM_DIR}/{name}") for name in PAM_FILES)))
 
@@ -195,11 +201,11 @@ def _reads(target: Target, host: Target) -> Reads:
 @collector("shadow.new_password_hashing", kinds=("server",), timeout=15, reads=_reads)
 def new_password_hashing(ctx: Context) -> dict[str, Any]:
     defs_path = ctx.rooted(LOGIN_DEFS)
-    defs_text = ctx.reads.file(ctx, defs_path)
+    defs_text = ctx.reads.file(ctx, defs_path, redact=show_settings)
     pam_dir = ctx.rooted(PAM_DIR)
     paths = [ctx.rooted(f"{PAM_DIR}/{name}") for name in PAM_FILES]
     shown = {p: f"{PAM_DIR}/{name}" for p, name in zip(paths, PAM_FILES)}
-    files = {p: ctx.reads.file(ctx, p) for p in paths}
+    files = {p: ctx.reads.file(ctx, p, redact=show_settings) for p in paths}
     unix: dict[tuple[str, int], dict[str, Any]] = {}
     stacks: list[dict[str, Any]] = []
     for path, name in zip(paths, PAM_FILES):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..integrity import MANIFEST, SIGNATURE, manifest_bytes, manifest_of, seal_document, signature_document
 from ..model import Run, to_jsonable
-from ..redact import mask_tree
+from ..redact import mask_in_place
 from .html import html_chunks, render_html
 from .junit import render_junit
 from .markdown import render_markdown
@@ -36,10 +36,10 @@ FORMATS = ("json", *RENDERERS)
 def run_document(run: Run, lang: str = "en") -> dict[str, Any]:
     """The plain JSON form of a run, with every fact sealed (tool version + own digest).
 
-    Every string in it has its credentials masked (:func:`auditor.redact.mask_tree`):
+    Every string in it has its credentials masked (:func:`auditor.redact.mask_in_place`):
     messages, details, values and notices, whichever check or transport wrote them.
     """
-    doc = seal_document(mask_tree(to_jsonable(run)))
+    doc = seal_document(mask_in_place(to_jsonable(run)))
     doc.setdefault("trend", [])
     doc["lang"] = lang
     return doc
