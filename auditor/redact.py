@@ -35,7 +35,7 @@ _KEYWORD = re.compile(
 )
 _SPLITS = "/?#@:&="
 MIN_PIECE = 4  # shorter pieces of a password are not masked on their own (they would blank out ordinary words)
-_MAYBE = re.compile(r"(?i)://|passw|pwd")  # cheap test: nothing to do without one of these
+_MAYBE = re.compile(r"(?i)://|(?:passw(?:or)?d|pwd)\s*=")  # cheap test: the URL and keyword rules below need one of these
 
 
 def mask_credentials(text: str, known: Iterable[str] = ()) -> str:
