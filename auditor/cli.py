@@ -1,4 +1,4 @@
-"""Command line: ``auditor run | validate | sudoers | controls | verify | render | diff | history | keygen | import | known-hosts``.
+"""Command line: ``auditor run | merge | validate | sudoers | controls | verify | render | diff | history | keygen | import | known-hosts``.
 
 Exit codes (also in README and ``auditor --help``):
 
@@ -89,6 +89,12 @@ RUN_EXAMPLES = _examples(
     "auditor run inventories/example-webbplats-nu.yaml --policy webbplats-nu --lang en",
     "auditor run prod.yaml --only access,tls --limit web1 --fail-on high",
     "auditor run prod.yaml --waivers waivers.yaml --sign /etc/auditor/signing.key --keep 90 --baseline previous   # nightly",
+    "auditor run prod.yaml --shard 2/4 --out shard-2 --no-history   # the 2nd of 4 slices of the fleet (then auditor merge)",
+)
+MERGE_EXAMPLES = _examples(
+    "auditor merge shard-1/latest shard-2/latest shard-3/latest --out reports",
+    "auditor merge shards/*/2026* --key signing.key.pub --sign signing.key --baseline previous   # nightly, signed",
+    "auditor merge shard-*/latest --out merged --format json,md --fail-on high --no-history",
 )
 VALIDATE_EXAMPLES = _examples(
     "auditor validate                                  # the bundled inventory and policy baseline-eu",
@@ -176,8 +182,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--baseline", metavar="DIR|previous",
                      help="compare with an earlier report folder (previous: the newest one in OUT before this run) and exit 1 only on NEW violations "
                      "(3 on new errors); prints the difference")
+    run.add_argument("--shard", type=_shard_arg, metavar="I/N",
+                     help="audit only the I-th of N stable slices of the selected targets (by a hash of each target id: the same target is always "
+                     "in the same shard for the same N, whatever the order of the file); merge the N report folders with `auditor merge`")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the report path and the exit reason")
     run.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
+
+    mer = sub.add_parser("merge", help="merge the report folders of `auditor run --shard I/N` into one run", formatter_class=fmt, epilog=MERGE_EXAMPLES + "\n" + EXIT_CODES_HELP,
+                         description="Verify each shard's report folder (every digest; the signature with --key), check that the shards are\n"
+                         "the N parts of one audit (same inventory digest, policy, options, auditor version and shard count;\n"
+                         "each shard once, none missing) and write one report folder OUT/<UTC timestamp> whose findings are\n"
+                         "those of the unsharded run. Exit codes as for `auditor run`, judged on the merged run.")
+    mer.add_argument("shards", nargs="+", metavar="SHARD_DIR", help="the report folder of each shard (e.g. shard-1/latest)")
+    mer.add_argument("--key", metavar="PUB", help="every shard must be signed with this key (the .pub file of `auditor keygen`, or an ssh-ed25519 line)")
+    mer.add_argument("--out", default="reports", metavar="DIR", help="folder that receives the merged report folder (default: ./reports)")
+    mer.add_argument("--format", default=",".join(FORMATS), metavar="LIST", help=f"report formats, comma-separated from {', '.join(FORMATS)} (default: all)")
+    mer.add_argument("--fail-on", default="low", choices=[*(s.value for s in Severity), "none"], help="lowest severity of a failed finding that makes the exit code 1 (default: low; none: never)")
+    mer.add_argument("--lang", choices=LANGUAGES, help="language of the HTML and Markdown reports (default: the shards' own)")
+    mer.add_argument("--sign", metavar="KEY", help=f"sign the merged report's manifest with this Ed25519 private key (passphrase from ${PASSPHRASE_ENV})")
+    mer.add_argument("--history", metavar="PATH|URL", help="run history database: a SQLite file or a postgresql:// URL (default: OUT/history.sqlite)")
+    mer.add_argument("--no-history", action="store_true", help="do not record the merged run in the history database")
+    mer.add_argument("--keep", type=_positive_int, metavar="N", help="after writing, keep only the newest N report folders in OUT")
+    mer.add_argument("--baseline", metavar="DIR|previous", help="compare with an earlier report folder (previous: the newest in OUT) and exit 1 only on NEW violations (3 on new errors)")
+    mer.add_argument("--quiet", "-q", action="store_true", help="print only the report path and the exit reason")
 
     val = sub.add_parser("validate", help="check an inventory (and policy) without contacting any target", formatter_class=fmt, epilog=VALIDATE_EXAMPLES + "\n" + EXIT_CODES_HELP + "\n" + LIMITS_HELP,
                          description="Load and validate INVENTORY and the policy; print every problem with file:line:column.\nExit 0 when valid, 2 when not.")
@@ -265,6 +292,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
     return value
+
+
+def _shard_arg(text: str) -> Any:
+    from .shard import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_float(text: str) -> float:
@@ -368,7 +404,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 return cmd_run(args, stop)
         from .importers.command import cmd_import, cmd_known_hosts
 
-        command = {"import": cmd_import, "known-hosts": cmd_known_hosts, "validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
+        command = {"import": cmd_import, "known-hosts": cmd_known_hosts, "validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "merge": cmd_merge, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
         return command[args.command](args)
     except InputError as exc:
         _print_problems(exc.problems, sys.stderr, audited=args.command in ("run", "validate"))
@@ -526,7 +562,7 @@ def cmd_run(args: argparse.Namespace, stop: StopSignals | None = None) -> int:
     if problems:
         raise InputError(problems)
     connect = ConnectOptions(connect_timeout=args.connect_timeout, trust_on_first_use=args.trust_on_first_use, known_hosts=args.known_hosts)
-    options = RunOptions(concurrency=args.concurrency, timeout=args.timeout, host_timeout=args.host_timeout, only=_split(args.only), limit=_split(args.limit), connect=connect)
+    options = RunOptions(concurrency=args.concurrency, timeout=args.timeout, host_timeout=args.host_timeout, only=_split(args.only), limit=_split(args.limit), connect=connect, shard=args.shard)
     make_plan(registry, inventory, options)  # bad --only/--limit: exit 2 before anything is contacted
     progress = Progress(sys.stderr, sys.stderr.isatty() and not args.quiet and not args.no_progress)
     runner = Runner(registry, inventory, policy, options, progress, waivers=waivers)
@@ -536,6 +572,11 @@ def cmd_run(args: argparse.Namespace, stop: StopSignals | None = None) -> int:
     lang = args.lang or (policy.language if policy.language in LANGUAGES else "en")
     doc = run_document(run, lang)
     del run  # the document is all that is needed from here on: the model objects go before the reports are rendered
+    return _write_and_judge(doc, args, formats, signing_key, baseline, stop)
+
+
+def _write_and_judge(doc: dict[str, Any], args: argparse.Namespace, formats: tuple[str, ...], signing_key: Any, baseline: dict[str, Any] | None, stop: StopSignals | None = None) -> int:
+    """Record, write and judge a run document (of `run` or `merge`): history, report folder, latest, --keep, exit code."""
     history = None if args.no_history else _open_history(args.history or os.path.join(args.out, "history.sqlite"))
     if history is not None:
         doc["trend"] = _history_call(lambda: history.trend(doc["inventory"]["name"], doc["policy"]["id"], before=doc["started_at"]), [])
@@ -560,6 +601,32 @@ def cmd_run(args: argparse.Namespace, stop: StopSignals | None = None) -> int:
         extra.append(f"signed with key {key_id(signing_key.public_key())}")
     _print_summary(doc, folder, code, why, args.quiet, extra)
     return code
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .integrity import load_public_key
+    from .merge import check_shards, load_shards, merge_documents
+    from .report import render_reports
+
+    formats = _split([args.format])
+    problems = [Problem("--format", None, None, f"unknown format {f!r}; choose from {', '.join(FORMATS)}") for f in formats if f not in FORMATS]
+    if (out_problem := unusable_out(args.out)) is not None:
+        problems.append(Problem("--out", None, None, out_problem))
+    loaded: dict[str, Any] = {}
+    for flag, load in (("key", load_public_key), ("sign", load_private_key), ("baseline", lambda spec: _baseline(spec, args.out))):
+        if getattr(args, flag):
+            try:
+                loaded[flag] = load(getattr(args, flag))
+            except InputError as exc:
+                problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    shards = load_shards(args.shards, loaded.get("key"), render_reports, __version__)
+    check_shards(shards)
+    doc = merge_documents(shards)
+    if args.lang:
+        doc["lang"] = args.lang
+    return _write_and_judge(doc, args, formats, loaded.get("sign"), loaded.get("baseline"))
 
 
 def _baseline(spec: str, out: str) -> dict[str, Any] | None:

@@ -209,6 +209,7 @@ class Run:
     summary: Mapping[str, Any]
     notices: tuple[str, ...] = ()
     waivers: Mapping[str, Any] | None = None  # the run's "waivers" section; None when no waiver file was given
+    shard: Mapping[str, Any] | None = None  # --shard I/N: which slice (auditor.shard.shard_section); left out of run.json when None
 
 
 def summarise(findings: list[Finding] | tuple[Finding, ...]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from .inventory import Inventory
 from .model import FAMILIES, SCHEMA_VERSION, Fact, Finding, Reason, Run, Status, Target, summarise
 from .policy import Policy
 from .registry import Collector, Control, Outcome, Registry
+from .shard import Shard, in_shard, shard_section
 from .shellreads import Reads, SharedReads, merge
 from .timeutil import iso, utc_now, utc_now_iso
 from .transports import ConnectOptions, Transports
@@ -47,9 +48,11 @@ class RunOptions:
     only: tuple[str, ...] = ()
     limit: tuple[str, ...] = ()
     connect: ConnectOptions = field(default_factory=ConnectOptions)
+    shard: Shard | None = None  # --shard I/N: only the targets of that slice
 
     def public(self) -> dict[str, Any]:
-        return {"concurrency": self.concurrency, "timeout": self.timeout, "host_timeout": self.host_timeout, "only": list(self.only), "limit": list(self.limit), "trust_on_first_use": self.connect.trust_on_first_use}
+        shown = {"concurrency": self.concurrency, "timeout": self.timeout, "host_timeout": self.host_timeout, "only": list(self.only), "limit": list(self.limit), "trust_on_first_use": self.connect.trust_on_first_use}
+        return shown if self.shard is None else {**shown, "shard": str(self.shard)}
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def make_plan(registry: Registry, inventory: Inventory, options: RunOptions) -> 
         raise InputError([Problem("--limit", None, None, f"{u!r} matches no target, tag or group in {inventory.path}{suggest(u, names)}") for u in unknown])
     controls = select_controls(registry, options.only)
     plans, notices = [], []
-    for target in inventory.select(list(options.limit)):
+    for target in in_shard(inventory.select(list(options.limit)), options.shard):
         mine = tuple(c for c in controls if target.kind in c.info.kinds)
         if not mine:
             notices.append(f"{target.id}: no control in this version applies to {target.kind} targets{' with --only ' + ','.join(options.only) if options.only else ''}; it was not audited")
@@ -163,6 +166,7 @@ class Runner:
             summary=summarise(waived),
             notices=tuple(self.notices),
             waivers=waiver_section,
+            shard=None if self.options.shard is None else shard_section(self.options.shard, self.inventory.select(list(self.options.limit))),
         )
 
     def stop(self, why: str = "Ctrl-C") -> None:

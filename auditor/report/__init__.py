@@ -40,6 +40,8 @@ def run_document(run: Run, lang: str = "en") -> dict[str, Any]:
     messages, details, values and notices, whichever check or transport wrote them.
     """
     doc = seal_document(mask_in_place(to_jsonable(run)))
+    if doc.get("shard") is None:
+        doc.pop("shard", None)  # an unsharded run's run.json is as before
     doc.setdefault("trend", [])
     doc["lang"] = lang
     return doc

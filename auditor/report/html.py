@@ -238,6 +238,7 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "filters": filters,
         "waivers": waivers,
         "waiver_groups": _WAIVER_GROUPS,
+        "shard_note": i18n.shard_note(doc, t.plain),
         "trend": _trend(doc),
     }
 

@@ -253,6 +253,8 @@ _EN: dict[str, str] = {
     "md.title": "Privacy promise audit: {policy} on {inventory}",
     "md.run": "Run {run_id}, {started} to {finished}, auditor {version}.",
     "md.interrupted": "Warning: this run was interrupted; results are incomplete.",
+    "shard.part": "Shard {index} of {count}: {targets} of the {total} selected targets; `auditor merge` joins the {count} shards into the whole run.",
+    "shard.merged": "Merged from {count} shards (`auditor merge`).",
     "md.result": "Result",
     "md.checks": "Checks",
     "md.by_family": "By area",
@@ -471,6 +473,8 @@ _SV: dict[str, str] = {
     "md.title": "Granskning av integritetslöften: {policy} på {inventory}",
     "md.run": "Körning {run_id}, {started} till {finished}, auditor {version}.",
     "md.interrupted": "Varning: körningen avbröts; resultaten är ofullständiga.",
+    "shard.part": "Del {index} av {count}: {targets} av de {total} valda målen; `auditor merge` fogar samman de {count} delarna till hela körningen.",
+    "shard.merged": "Sammanfogad av {count} delar (`auditor merge`).",
     "md.result": "Resultat",
     "md.checks": "Kontroller",
     "md.by_family": "Per område",
@@ -563,6 +567,16 @@ CONTROL_TITLES: dict[str, dict[str, str]] = {
 def resolve_language(lang: Any) -> str:
     """``lang`` if the catalogue has it, else English (runs older than schema 1.1 have no ``lang``)."""
     return lang if isinstance(lang, str) and lang in CATALOGUE else DEFAULT_LANGUAGE
+
+
+def shard_note(doc: Mapping[str, Any], t: "Translator") -> str | None:
+    """Which shard a run is (``auditor run --shard I/N``), or that it merges shards; None for a whole run."""
+    shard = doc.get("shard")
+    if not isinstance(shard, Mapping):
+        return None
+    if shard.get("merged_from") is not None:
+        return t("shard.merged", count=shard.get("count"))
+    return t("shard.part", index=shard.get("index"), count=shard.get("count"), targets=len(doc.get("targets") or ()), total=len(shard.get("selection") or ()))
 
 
 class Translator:

@@ -109,6 +109,9 @@ def render_junit(doc: Mapping[str, Any]) -> str:
         "policy": policy.get("id"),
         "inventory": inventory.get("name"),
     }
+    shard = doc.get("shard")
+    if isinstance(shard, Mapping):  # which shard (auditor run --shard I/N), or how many were merged
+        properties["shard"] = f"merged from {shard.get('count')}" if shard.get("merged_from") is not None else f"{shard.get('index')}/{shard.get('count')}"
     wall = _wall_ms(doc)
     root = _sub(None, "testsuites", {
         "name": f"auditor: {policy.get('title') or policy.get('id')} on {inventory.get('name')}",

@@ -54,6 +54,8 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         "",
         t("md.run", run_id=md(doc.get("run_id")), started=md(i18n.format_when(doc.get("started_at"))), finished=md(i18n.format_when(doc.get("finished_at"))), version=md(doc.get("tool_version"))),
     ]
+    if (note := i18n.shard_note(doc, t)) is not None:
+        lines += ["", md(note)]
     if not doc.get("complete"):
         lines += ["", f"> **{t('md.interrupted')}**"]
     lines += ["", *_table([t("md.result"), t("md.checks")], [[t(f"status.{s}"), by_status.get(s, 0)] for s in statuses] + [[t("results.total"), summary.get("total", 0)]], 1)]
