@@ -546,7 +546,7 @@ def _run_inputs(args: argparse.Namespace, registry: Registry, problems: list[Pro
     return waivers, signing_key, baseline
 
 
-def report_run(run: Any, policy: Any, args: argparse.Namespace, formats: Sequence[str], signing_key: Any, baseline: Any, stop: StopSignals | None = None) -> int:
+def report_run(run: Any, policy: Any, args: argparse.Namespace, formats: tuple[str, ...], signing_key: Any, baseline: Any, stop: StopSignals | None = None) -> int:
     """Write a finished run's report folder (history, --keep, --baseline) and return the exit code (shared by run and plan)."""
     lang = args.lang or (policy.language if policy.language in LANGUAGES else "en")
     doc = run_document(run, lang)

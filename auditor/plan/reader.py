@@ -283,7 +283,7 @@ def _plan(path: str, text: str, digest: str, doc: Any) -> Plan:
         config_module = _INDEX.sub("", module)
         res = Resource(
             address=address, module=module, type=str(rc.get("type") or ""), name=str(rc.get("name") or ""), index=rc.get("index"),
-            actions=actions, after=change.get("after") if isinstance(change.get("after"), dict) else {},
+            actions=actions, after=after if isinstance(after := change.get("after"), dict) else {},
             unknown=change.get("after_unknown") if isinstance(change.get("after_unknown"), (dict, bool)) else {},
             config={}, config_module=config_module,
         )
