@@ -1,4 +1,4 @@
-"""Command line: ``auditor run | merge | validate | sudoers | controls | verify | render | diff | history | keygen | import | known-hosts``.
+"""Command line: ``auditor run | plan | merge | validate | sudoers | controls | verify | render | diff | history | keygen | import | known-hosts``.
 
 Exit codes (also in README and ``auditor --help``):
 
@@ -275,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .importers.command import add_parsers
 
     add_parsers(sub, fmt, _positive_float)  # import, known-hosts
+    from .plan.command import add_parser as add_plan_parser
+
+    add_plan_parser(sub, fmt, EXIT_CODES_HELP)
     return parser
 
 
@@ -403,11 +406,12 @@ def _main(argv: Sequence[str] | None) -> int:
             with stop:  # SIGINT and SIGTERM end the run with its report written
                 return cmd_run(args, stop)
         from .importers.command import cmd_import, cmd_known_hosts
+        from .plan.command import cmd_plan
 
-        command = {"import": cmd_import, "known-hosts": cmd_known_hosts, "validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "merge": cmd_merge, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
+        command = {"plan": cmd_plan, "import": cmd_import, "known-hosts": cmd_known_hosts, "validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "merge": cmd_merge, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
         return command[args.command](args)
     except InputError as exc:
-        _print_problems(exc.problems, sys.stderr, audited=args.command in ("run", "validate"))
+        _print_problems(exc.problems, sys.stderr, audited=args.command in ("run", "validate", "plan"))
         return EXIT_USAGE
     except RegistryError as exc:
         print(f"auditor: a check module is broken: {exc}", file=sys.stderr)
@@ -537,11 +541,25 @@ def cmd_run(args: argparse.Namespace, stop: StopSignals | None = None) -> int:
     registry, inventory, policy = _load(args)
     # Everything the user gave is checked before any target is contacted.
     problems: list[Problem] = []
-    waivers = signing_key = baseline = None
-    if (out_problem := unusable_out(args.out)) is not None:
-        problems.append(Problem("--out", None, None, out_problem))
     if args.known_hosts and not os.path.isfile(os.path.expanduser(args.known_hosts)):
         problems.append(Problem("--known-hosts", None, None, f"{args.known_hosts}: file not found"))
+    waivers, signing_key, baseline = _run_inputs(args, registry, problems)
+    connect = ConnectOptions(connect_timeout=args.connect_timeout, trust_on_first_use=args.trust_on_first_use, known_hosts=args.known_hosts)
+    options = RunOptions(concurrency=args.concurrency, timeout=args.timeout, host_timeout=args.host_timeout, only=_split(args.only), limit=_split(args.limit), connect=connect, shard=args.shard)
+    make_plan(registry, inventory, options)  # bad --only/--limit: exit 2 before anything is contacted
+    progress = Progress(sys.stderr, sys.stderr.isatty() and not args.quiet and not args.no_progress)
+    runner = Runner(registry, inventory, policy, options, progress, waivers=waivers)
+    with stop.stopping(runner.stop) if stop is not None else contextlib.nullcontext():
+        run = runner.run()
+    progress.finish()
+    return report_run(run, policy, args, formats, signing_key, baseline, stop)
+
+
+def _run_inputs(args: argparse.Namespace, registry: Registry, problems: list[Problem]) -> tuple[Any, Any, Any]:
+    """--out, --waivers, --sign and --baseline, checked before anything is audited (InputError with every problem)."""
+    waivers = signing_key = baseline = None
+    if (out_problem := unusable_out(args.out)) is not None:
+        problems.insert(0, Problem("--out", None, None, out_problem))
     if args.waivers:
         from .waivers import load_waivers
 
@@ -561,14 +579,11 @@ def cmd_run(args: argparse.Namespace, stop: StopSignals | None = None) -> int:
             problems += exc.problems
     if problems:
         raise InputError(problems)
-    connect = ConnectOptions(connect_timeout=args.connect_timeout, trust_on_first_use=args.trust_on_first_use, known_hosts=args.known_hosts)
-    options = RunOptions(concurrency=args.concurrency, timeout=args.timeout, host_timeout=args.host_timeout, only=_split(args.only), limit=_split(args.limit), connect=connect, shard=args.shard)
-    make_plan(registry, inventory, options)  # bad --only/--limit: exit 2 before anything is contacted
-    progress = Progress(sys.stderr, sys.stderr.isatty() and not args.quiet and not args.no_progress)
-    runner = Runner(registry, inventory, policy, options, progress, waivers=waivers)
-    with stop.stopping(runner.stop) if stop is not None else contextlib.nullcontext():
-        run = runner.run()
-    progress.finish()
+    return waivers, signing_key, baseline
+
+
+def report_run(run: Any, policy: Any, args: argparse.Namespace, formats: tuple[str, ...], signing_key: Any, baseline: Any, stop: StopSignals | None = None) -> int:
+    """Write a finished run's report folder (history, --keep, --baseline) and return the exit code (shared by run and plan)."""
     lang = args.lang or (policy.language if policy.language in LANGUAGES else "en")
     doc = run_document(run, lang)
     del run  # the document is all that is needed from here on: the model objects go before the reports are rendered

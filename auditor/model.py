@@ -65,6 +65,7 @@ class Reason(str, enum.Enum):
     INTERRUPTED = "interrupted"
     BUG = "bug"
     NOT_APPLICABLE = "not_applicable"
+    DECIDED_AT_APPLY = "decided_at_apply"  # a Terraform plan leaves the value to apply time (auditor plan)
 
     def __str__(self) -> str:
         return self.value

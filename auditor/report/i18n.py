@@ -131,6 +131,7 @@ _EN: dict[str, str] = {
     "reason.bug": "a bug in auditor",
     "reason.not_applicable": "does not apply",
     "reason.incomplete_evidence": "evidence incomplete",
+    "reason.decided_at_apply": "decided at apply time",
     # filters and tools
     "filters.label": "Show only",
     "filters.family": "Area",
@@ -359,6 +360,7 @@ _SV: dict[str, str] = {
     "reason.bug": "ett fel i auditor",
     "reason.not_applicable": "gäller inte",
     "reason.incomplete_evidence": "ofullständigt underlag",
+    "reason.decided_at_apply": "avgörs först när planen tillämpas",
     "filters.label": "Visa bara",
     "filters.family": "Område",
     "filters.status": "Resultat",
