@@ -183,6 +183,62 @@ def _waivers(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"file": section.get("file"), "sha256": section.get("sha256"), "groups": groups, "empty": not any(groups.values())}
 
 
+_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+_NAMES_SHOWN = 5  # target names listed on a card; the rest are counted
+
+
+def _in_language(record: Mapping[str, Any], key: str, lang: str) -> tuple[str, str] | None:
+    """(text, its language) of ``key`` / ``key_sv`` in a control or promise of the run: the report's language when recorded, else English."""
+    for code, name in ((lang, f"{key}_{lang}" if lang != i18n.DEFAULT_LANGUAGE else key), (i18n.DEFAULT_LANGUAGE, key)):
+        text = record.get(name)
+        if isinstance(text, str) and text.strip():
+            return text, code
+    return None
+
+
+def _failing(promise: Mapping[str, Any], by_control: Mapping[str, list[tuple[int, Mapping[str, Any]]]], controls: Mapping[str, Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The failing checks of a promise: as the run records them (``promise["failing"]``), or, for runs
+    recorded before the engine did, from its findings (failed first, then errors, by severity)."""
+    recorded = promise.get("failing")
+    if isinstance(recorded, list):
+        return [item for item in recorded if isinstance(item, Mapping)]
+    found = []
+    for status in ("fail", "error"):
+        for cid in promise.get("controls") or ():
+            hit = [f.get("target", "") for _, f in by_control.get(cid, ()) if f.get("status") == status]
+            if hit:
+                found.append({"control": cid, "status": status, "targets": hit, "n": len(hit)})
+    return sorted(found, key=lambda item: (item["status"] != "fail", _SEVERITY_RANK.get((controls.get(item["control"]) or {}).get("severity"), 9)))
+
+
+def _failing_line(t: _HtmlTranslator, item: Mapping[str, Any], controls: Mapping[str, Mapping[str, Any]], targets: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One failing check on a card: the sentence in plain words, its language, the targets and what to do."""
+    cid = str(item.get("control", ""))
+    control = controls.get(cid) or {"id": cid}
+    ids = [str(x) for x in item.get("targets") or ()]
+    n = item.get("n") if isinstance(item.get("n"), int) else len(ids)
+    kinds = [targets.get(x, {}).get("kind") for x in ids] or list(control.get("kinds") or ())
+    kind_word = t.label("kind", kinds[0]) if kinds and len(set(kinds)) == 1 else t.plain("card.targets_word")
+    plain = _in_language(control, "plain", t.lang) if item.get("status") == "fail" else None
+    if plain:
+        text, text_lang = plain[0].replace("{n}", str(n)).replace("{targets}", kind_word), plain[1]
+    else:
+        title, title_lang = t.plain.control_title(control)
+        key = "card.fail" if item.get("status") == "fail" else "card.error"
+        text = t.plural(key, n, title=title if title_lang == t.lang else _lang_span(title, title_lang))
+        text_lang = t.lang
+    names = [targets.get(x, {}).get("name") or x for x in ids]
+    return {
+        "control": cid,
+        "status": item.get("status"),
+        "text": text,
+        "text_lang": text_lang,
+        "names": names[:_NAMES_SHOWN],
+        "more": max(0, len(names) - _NAMES_SHOWN),
+        "remedy": _in_language(control, "remediation", t.lang) if item.get("status") == "fail" else None,
+    }
+
+
 def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Look-up tables, per-promise verdicts and counts, filters, waivers and trend, all in document order."""
     t = _HtmlTranslator(doc.get("lang"))
@@ -200,13 +256,17 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
     for n, p in enumerate(doc.get("promises") or (), 1):
         statuses = [f.get("status") for cid in p.get("controls") or () for _, f in by_control.get(cid, ())]
         summary = p.get("summary")
+        recorded = p.get("verdict")
+        counts = p.get("counts") if isinstance(p.get("counts"), Mapping) else _counts(statuses)
         promises.append({
             "n": n,
             "p": p,
-            "verdict": verdict(statuses),
-            "nonzero": [(s, n) for s, n in _counts(statuses).items() if n],
+            "verdict": recorded if recorded in VERDICT_SYMBOLS else verdict(statuses),
+            "nonzero": [(s, counts.get(s, 0)) for s in (*i18n.STATUSES, *sorted(set(counts) - set(i18n.STATUSES))) if counts.get(s, 0)],
             "summary": i18n.localized(summary, lang),
             "summary_lang": i18n.localized_language(summary, lang),
+            "failing": [_failing_line(t, item, controls, targets) for item in _failing(p, by_control, controls)],
+            "not_checked": _in_language(p, "not_checked", lang),
         })
     tally = {v: sum(1 for p in promises if p["verdict"] == v) for v in i18n.VERDICT_ORDER}
 
@@ -222,6 +282,7 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "t": t,
         "lang": lang,
         "controls": controls,
+        "in_language": lambda record, key: _in_language(record, key, lang),
         "control_title": lambda cid: t.plain.control_title(controls.get(cid) or {"id": cid}),
         "findings_by_control": by_control,
         "findings_total": len(findings),
