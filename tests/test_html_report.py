@@ -707,3 +707,53 @@ def test_example_files_are_current_and_reproducible() -> None:
     flat = " ".join(policy.split())
     for p in doc["promises"]:
         assert p["quote"] in flat, p["id"]  # the policy's own words
+
+
+# --- fleet size: each fact once, identical excerpts once, long outputs by the lines read ------------
+
+
+READ = "permitrootlogin no\npasswordauthentication no\nciphers aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes128-ctr\n"
+SSHD_T = "".join(f"setting{i} value{i}\n" for i in range(80)) + READ
+
+
+def fleet_doc(servers: int) -> dict[str, Any]:
+    doc = make_doc("en")
+    doc["targets"], doc["facts"], doc["findings"] = [], [], []
+    for i in range(servers):
+        tid = f"server:s{i}"
+        doc["targets"].append({"id": tid, "kind": "server", "name": f"s{i}", "address": f"10.0.1.{i}", "tags": [], "groups": [], "source": f"inv.yaml:{i}"})
+        doc["facts"].append(fact(f"{tid}/sshd.effective_config", ev("sudo -n -- sshd -T", SSHD_T), sha=f"{i:064x}"))
+        for cid, key in (("ACCESS-SSH-ROOT-LOGIN", "permitrootlogin"), ("TLS-PROTOCOLS", "passwordauthentication")):
+            f = finding(cid, tid, "pass", f"{key} is no", "access", (f"{tid}/sshd.effective_config",))
+            f["details"] = {key: "no", "offered": {"ciphers": ["aes256-gcm@openssh.com"]}}
+            doc["findings"].append(f)
+    doc["summary"] = summarise(doc["findings"])
+    return doc
+
+
+def test_each_fact_is_shown_once_and_findings_link_to_it() -> None:
+    html = render_html(fleet_doc(3))
+    assert html.count('<div class="fact" id="fact-') == 3  # three facts, each cited by two findings
+    links = re.findall(r'<a href="#(fact-\d+)">sshd\.effective_config</a>', html)
+    assert len(links) == 6 and set(links) == {"fact-0", "fact-1", "fact-2"}
+    evidence = Page(section(html, "evidence")).text()
+    for i in range(3):
+        assert f"{i:064x}" in evidence  # every fact keeps its digest ...
+    assert evidence.count("Command run: sudo -n -- sshd -T") == 3  # ... and its source
+
+
+def test_long_keyword_output_shows_the_lines_the_checks_read_and_identical_excerpts_once() -> None:
+    html = render_html(fleet_doc(3))
+    excerpts = re.findall(r'<pre class="excerpt"[^>]*>(.*?)</pre>', html, re.S)
+    assert excerpts == [READ]  # once, for three servers
+    text = Page(section(html, "evidence")).text()
+    assert text.count("Shown: the 3 of 83 lines the checks read. The whole output is in run.json; the digest covers it.") == 3
+    assert text.count("The same output as shown earlier.") == 2
+    same = re.findall(r'The same output as <a href="#(ex-\d+)">', html)
+    assert same and all(f'id="{anchor}"' in html for anchor in same)
+    assert "setting1 value1" not in html
+
+
+def test_fleet_report_grows_slowly_per_server() -> None:
+    small, large = len(render_html(fleet_doc(10))), len(render_html(fleet_doc(110)))
+    assert (large - small) / 100 < 3000, (large - small) / 100  # bytes per server with 2 findings and one 4 KB-class output

@@ -15,8 +15,6 @@ function: the same document gives the same bytes.
 
 from __future__ import annotations
 
-import functools
-
 import json
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -55,6 +53,10 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
 def _time(value: Any) -> Markup:
     """A timestamp shown as ``YYYY-MM-DD HH:MM:SS UTC``, the machine form kept in ``datetime``."""
     if value is None or value == "":
@@ -73,6 +75,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.ChainableUndefined,
 )
 _ENV.filters["as_json"] = _as_json
+_ENV.filters["compact_json"] = _compact_json
 _ENV.filters["when"] = _time
 
 
@@ -80,11 +83,15 @@ def _code(value: Any) -> Markup:
     return Markup("<code>{}</code>").format(_clean(value))
 
 
+def _link(href: str, text: Any) -> Markup:
+    return Markup('<a href="{}">{}</a>').format(href, _clean(text))
+
+
 def _lang_span(text: Any, lang: Any) -> Markup:
     return Markup('<span lang="{}">{}</span>').format(_clean(lang), _clean(text))
 
 
-_ENV.globals.update(code=_code, lang_span=_lang_span)
+_ENV.globals.update(code=_code, lang_span=_lang_span, link=_link)
 
 
 class _HtmlTranslator:
@@ -239,6 +246,75 @@ def _failing_line(t: _HtmlTranslator, item: Mapping[str, Any], controls: Mapping
     }
 
 
+LONG_EXCERPT_LINES = 40  # an excerpt longer than this shows only the lines the checks read (when they can be told)
+SHARED_EXCERPT_CHARS = 120
+LONG_SOURCE_CHARS, SHORT_SOURCE_CHARS = 100, 40  # a long command line shown before: its start and a link  # an excerpt at least this long, shown before, is referred to rather than repeated
+
+
+def _keys(value: Any) -> Iterator[str]:
+    """Every mapping key in a finding's details, at any depth, lower-cased: the settings a check read."""
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            yield str(key).lower()
+            yield from _keys(inner)
+    elif isinstance(value, (list, tuple)):
+        for inner in value:
+            yield from _keys(inner)
+
+
+def _read_lines(excerpt: str, keys: set[str]) -> tuple[str, int, int] | None:
+    """For a long excerpt of ``keyword value`` lines (``sshd -T``): (the lines whose keyword a check read,
+    how many, out of how many); None when the excerpt is short or no line can be told to matter."""
+    lines = excerpt.splitlines()
+    if len(lines) <= LONG_EXCERPT_LINES or not keys:
+        return None
+    kept = [line for line in lines if line.split(None, 1)[:1] and line.split(None, 1)[0].lower() in keys]
+    return ("\n".join(kept) + "\n", len(kept), len(lines)) if kept else None
+
+
+def _evidence_views(facts: list[Mapping[str, Any]], findings: list[Mapping[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """How each piece of evidence is shown, keyed by (fact id, index): its excerpt (only the lines the
+    checks read, for long keyword listings), or a reference to the same excerpt shown earlier in the page.
+    Digest and source stay with every piece; run.json keeps the full text."""
+    keys: dict[str, set[str]] = {}
+    for f in findings:
+        for fid in f.get("facts") or ():
+            keys.setdefault(fid, set()).update(_keys(f.get("details")))
+    seen: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    views: dict[tuple[str, int], dict[str, Any]] = {}
+    for fact in facts:
+        fid = fact.get("id", "")
+        for i, ev in enumerate(fact.get("evidence") or ()):
+            if not isinstance(ev, Mapping):
+                continue
+            text = ev.get("excerpt") or ""
+            picked = _read_lines(text, keys.get(fid, set())) if isinstance(text, str) else None
+            shown = picked[0] if picked else text
+            anchor = f"ex-{len(views)}"
+            same = seen.get(shown) if isinstance(shown, str) and len(shown) >= SHARED_EXCERPT_CHARS else None
+            if same is None and isinstance(shown, str) and len(shown) >= SHARED_EXCERPT_CHARS:
+                seen[shown] = anchor
+            view = {"anchor": anchor, "text": shown, "picked": picked and picked[1:], "same": same}
+            source = ev.get("source")
+            if isinstance(source, str) and len(source) >= LONG_SOURCE_CHARS:
+                if source in sources:
+                    view.update(source_same=sources[source], source_short=source[:SHORT_SOURCE_CHARS])
+                else:
+                    sources[source] = view["source_id"] = f"src-{len(sources)}"
+            views[(fid, i)] = view
+    return views
+
+
+def _appendix(doc: Mapping[str, Any], facts: list[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """The facts per target, targets in inventory order (then any other), facts in run order."""
+    order = {t.get("id"): n for n, t in enumerate(doc.get("targets") or ())}
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for fact in facts:
+        grouped.setdefault(fact.get("target", ""), []).append(fact)
+    return sorted(grouped.items(), key=lambda item: (order.get(item[0], len(order)), str(item[0])))
+
+
 def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Look-up tables, per-promise verdicts and counts, filters, waivers and trend, all in document order."""
     t = _HtmlTranslator(doc.get("lang"))
@@ -277,6 +353,8 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "targets": [(tid, targets.get(tid, {}).get("name") or tid) for tid in finding_targets],
     }
     waivers = _waivers(doc)
+    facts = [f for f in doc.get("facts") or () if isinstance(f, Mapping) and "id" in f]
+    appendix = _appendix(doc, facts)
     return {
         "doc": doc,
         "t": t,
@@ -286,7 +364,11 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "control_title": lambda cid: t.plain.control_title(controls.get(cid) or {"id": cid}),
         "findings_by_control": by_control,
         "findings_total": len(findings),
-        "facts": {f["id"]: f for f in doc.get("facts") or ()},
+        "facts": {f["id"]: f for f in facts},
+        "fact_anchor": {f["id"]: f"fact-{n}" for n, f in enumerate(f for _, group in appendix for f in group)},
+        "appendix": appendix,
+        "shared_chars": SHARED_EXCERPT_CHARS,
+        "views": _evidence_views([f for _, group in appendix for f in group], findings),
         "targets": targets,
         "promises": promises,
         "promise_tally": tally,
@@ -308,11 +390,10 @@ def html_chunks(doc: Mapping[str, Any]) -> Iterator[str]:
     piece by piece as the template produces it.
 
     A fact is cited by several findings (a server's ``sshd -T`` by six); its
-    evidence block is rendered once and the same markup reused at each place.
+    evidence is shown once, in the evidence section per target, and the
+    findings link to it. An excerpt shown before is referred to, not repeated.
     """
     context = _context(doc)
-    evidence = _ENV.get_template("evidence.html.j2").make_module(context)
-    context["fact_html"] = functools.lru_cache(maxsize=None)(getattr(evidence, "fact_block"))
     return _ENV.get_template("report.html.j2").generate(context)
 
 
