@@ -76,6 +76,7 @@ _ENV = jinja2.Environment(
 )
 _ENV.filters["as_json"] = _as_json
 _ENV.filters["compact_json"] = _compact_json
+_ENV.filters["clock"] = lambda value: i18n.format_when(value)[11:] if isinstance(value, str) and len(i18n.format_when(value)) > 11 else i18n.format_when(value)
 _ENV.filters["when"] = _time
 
 
