@@ -208,7 +208,7 @@ def test_print_layout_hides_the_toolbar_and_opens_every_detail(browser: webdrive
     open_page(browser, write_report(tmp_path, "sv"))
     closed = browser.execute_script("return document.querySelectorAll('details:not([open])').length")
     assert closed > 0
-    excerpt_visible = "return document.querySelector('details.evidence:not([open]) pre.excerpt').checkVisibility()"
+    excerpt_visible = "return document.querySelector('details:not([open]) pre').checkVisibility()"
     assert browser.execute_script(excerpt_visible) is False
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
     try:

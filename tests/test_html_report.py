@@ -267,13 +267,105 @@ def test_promise_summary_in_the_report_language() -> None:
     assert localized({"en": "E", "de": "D"}, "sv") == "E"
     assert localized({"fr": "F", "de": "D"}, "sv") == "D"  # any, deterministically
     assert localized("plain", "sv") == "plain" and localized(None, "sv") is None
-    sv = Page(section(render_html(make_doc("sv")), "answer"))
+    sv = Page(section(render_html(make_doc("sv")), "promises"))  # on the first screen a broken promise shows what fails instead
     text = sv.text()
     assert "Ingen inloggning som root över SSH." in text and "No root login over SSH." not in text
     assert "Personal data stays in the EU." in text  # a plain string is shown as written
     assert "Nur aktuelles TLS." in sv.text("de")  # neither sv nor en: the one there is, marked with its language
-    en = Page(section(render_html(make_doc("en")), "answer")).text()
+    en = Page(section(render_html(make_doc("en")), "promises")).text()
     assert "No root login over SSH." in en and "Ingen inloggning" not in en
+    kept_sv, kept_en = cards(render_html(make_doc("sv")))[4], cards(render_html(make_doc("en")))[4]
+    assert "Hashade lösenord." in kept_sv and "Hashed passwords." in kept_en  # a kept promise keeps its summary on the card
+
+
+def with_interface(doc: dict[str, Any]) -> dict[str, Any]:
+    """The run as the engine records it since issue 15: control texts in both languages, per-promise verdicts."""
+    plain = {
+        "ACCESS-SSH-ROOT-LOGIN": ("{n} server(s) let root log in over SSH", "{n} server(ar) låter root logga in över SSH",
+                                  "Set PermitRootLogin no in sshd_config and reload sshd.", "Sätt PermitRootLogin no i sshd_config och läs om sshd."),
+        "DATA-PROCESSOR-LOCATION": ("{n} sub-processor(s) outside the EU/EEA without a safeguard", "{n} underbiträde(n) utanför EU/EES utan skyddsåtgärd",
+                                    "Sign standard contractual clauses or choose a processor in the EU/EEA.", "Teckna standardavtalsklausuler eller välj ett underbiträde inom EU/EES."),
+    }
+    for c in doc["controls"]:
+        if c["id"] in plain:
+            c.update(zip(("plain", "plain_sv", "remediation", "remediation_sv"), plain[c["id"]]))
+            c.update(rationale_sv=f"Motivering för {c['id']}.", title_sv=f"Svensk titel {c['id']}")
+    recorded = {
+        "P-ACCESS": ("fail", [{"control": "ACCESS-SSH-ROOT-LOGIN", "status": "fail", "targets": ["server:web-1"], "n": 1}], None, None),
+        "P-EU": ("fail", [{"control": "DATA-PROCESSOR-LOCATION", "status": "fail", "targets": ["processor:google"], "n": 1}], None, None),
+        "P-TLS": ("error", [{"control": "TLS-PROTOCOLS", "status": "error", "targets": ["web:shop"], "n": 1}], None, None),
+        "P-WAIVED": ("none", [], "no mail server is declared in the inventory", "ingen e-postserver är angiven i inventariet"),
+        "P-KEPT": ("pass", [], None, None),
+    }
+    for p in doc["promises"]:
+        v, failing, why, why_sv = recorded[p["id"]]
+        p.update(verdict=v, failing=failing, not_checked=why, not_checked_sv=why_sv)
+    return doc
+
+
+@pytest.mark.parametrize("lang", ["en", "sv"])
+def test_each_card_says_what_fails_what_to_do_and_why_not_checked(lang: str) -> None:
+    html = render_html(with_interface(make_doc(lang)))
+    access, eu, tls, waived, kept = cards(html)
+    if lang == "en":
+        assert "Fail 1 server(s) let root log in over SSH (On: web-1) What to do: Set PermitRootLogin no in sshd_config and reload sshd." in access
+        assert "1 sub-processor(s) outside the EU/EEA without a safeguard (On: google)" in eu
+        assert "Could not check Endpoints accept only current TLS versions: could not be checked on 1 target (On: shop)" in tls
+        assert "What to do" not in tls  # a control's remediation is for a failure, not for a check that could not run
+        assert "Why: no mail server is declared in the inventory" in waived
+    else:
+        assert "Underkänd 1 server(ar) låter root logga in över SSH (Gäller: web-1) Åtgärd: Sätt PermitRootLogin no i sshd_config och läs om sshd." in access
+        assert "Åtgärd: Teckna standardavtalsklausuler eller välj ett underbiträde inom EU/EES." in eu
+        assert "Kunde inte kontrolleras Tjänsterna tar bara emot aktuella TLS-versioner: kunde inte kontrolleras på 1 system (Gäller: shop)" in tls
+        assert "Varför: ingen e-postserver är angiven i inventariet" in waived
+        assert "server(s)" not in access and "Why" not in waived
+    assert not re.search(r"Fail |Underkänd ", kept)
+    # each card names its source: the policy document and section
+    t = Translator(lang)
+    assert f"{t('promise.source')} {t('promise.section', section='5')}" in access  # the policy's own document: its section
+    assert f"{t('promise.source')} Integritetspolicy, {t('promise.section', section='5')}" in Page(section(html, "promise-1")).text()
+    assert f"{t('promise.source')} ACME terms" in tls
+
+
+def test_cards_degrade_for_runs_recorded_before_the_engine_gave_verdicts() -> None:
+    """No plain/remediation on the controls, no verdict/failing/not_checked on the promises (older run.json)."""
+    access, eu, tls, waived, kept = cards(render_html(make_doc("sv")))
+    assert "Underkänd SSH låter inte root logga in: underkänd på 1 system (Gäller: web-1)" in access
+    assert "Åtgärd:" not in access  # no remediation recorded: none invented
+    assert "Varför: Ingen kontroll gav något resultat" in waived
+    en = Page(section(render_html(make_doc("en")), "answer"))
+    assert "A plug-in control" not in en.text()
+
+
+def test_recorded_verdicts_are_read_not_recomputed() -> None:
+    doc = with_interface(make_doc("en"))
+    doc["promises"][4]["verdict"] = "error"  # the engine's word is the renderer's
+    doc["promises"][4]["counts"] = {"pass": 3, "error": 1}
+    assert re.findall(r'<li class="card v-(\w+)">', render_html(doc)) == ["fail", "fail", "error", "none", "error"]
+    assert "3 passed · 1 could not be checked" in cards(render_html(doc))[4]
+
+
+def test_swedish_card_marks_english_fallbacks_with_their_language() -> None:
+    doc = with_interface(make_doc("sv"))
+    for c in doc["controls"]:
+        c.pop("plain_sv", None), c.pop("remediation_sv", None), c.pop("rationale_sv", None)
+    html = render_html(doc)
+    answer = Page(section(html, "answer"))
+    assert "1 server(s) let root log in over SSH" in answer.text("en")
+    assert "Set PermitRootLogin no in sshd_config and reload sshd." in answer.text("en")
+    assert "Rationale of ACCESS-SSH-ROOT-LOGIN." in Page(section(html, "promises")).text("en")
+    sv = Page(section(render_html(with_interface(make_doc("sv"))), "promises"))
+    assert "Motivering för ACCESS-SSH-ROOT-LOGIN." in sv.text() and "Motivering för" not in sv.text("en") and "Rationale of ACCESS-SSH-ROOT-LOGIN" not in sv.text()
+
+
+def test_swedish_finding_messages_when_recorded() -> None:
+    doc = make_doc("sv")
+    doc["findings"][0]["message_sv"] = "PermitRootLogin är yes"
+    sv = Page(section(render_html(doc), "promises"))
+    assert "PermitRootLogin är yes" in sv.text() and "PermitRootLogin är yes" not in sv.text("en") and "PermitRootLogin is yes" not in sv.text()
+    assert "PermitRootLogin is no" in sv.text("en")  # no Swedish recorded: the English, marked as such
+    en = Page(section(render_html(dict(doc, lang="en")), "promises")).text()
+    assert "PermitRootLogin is yes" in en and "PermitRootLogin är yes" not in en
 
 
 # --- languages ----------------------------------------------------------------------------------
@@ -372,7 +464,7 @@ def test_markdown_summary_in_swedish() -> None:
     assert sv.startswith("# Granskning av integritetslöften: ACME integritetspolicy på hosting")
     assert "**Hålls inte.** Minst en kontroll blev underkänd." in sv
     assert "| Underkänd | 2 |" in sv and "| Totalt | 7 |" in sv and "## Per område" in sv
-    assert "| Åtkomstkontroll (access) | 1 | 1 | 0 | 0 | 0 |" in sv
+    assert "| Åtkomstkontroll | 1 | 1 | 0 | 0 | 0 |" in sv
     assert "- **Underkänd** (hög) ACCESS-SSH-ROOT-LOGIN på server:web-1: PermitRootLogin is yes" in sv  # the message is data
     assert "2026-03-02 10:15:00 UTC till 2026-03-02 10:15:42 UTC" in sv
     assert "Undantaget W-2 (DATA-PROCESSOR-LOCATION, processor:google) gick ut 2026-02-28 och gäller inte längre." in sv
@@ -527,7 +619,7 @@ def test_trend_table_per_family_with_this_run_and_the_change() -> None:
     html = render_html(make_doc("en"))
     rows = _rows(html)
     header, first, second, this, change = rows
-    assert header == ["Run", "Encryption tls", "Passwords password_hashing", "Data location data_location", "Backups backup_retention", "Access access"]
+    assert header == ["Run", "Encryption", "Passwords", "Data location", "Backups", "Access"]  # plain-language area names, no snake_case ids
     assert first == ["2026-01-02 10:15:00 UTC", "0 / 1 / 0", "–", "0 / 1 / 0", "0 / 0 / 0", "1 / 1 / 0"]
     assert second == ["2026-02-02 10:15:00 UTC (interrupted)", "0 / 0 / 2", "–", "0 / 1 / 0", "0 / 0 / 0", "2 / 0 / 0"]
     assert this == ["This run 2026-03-02 10:15:00 UTC (interrupted)", "0 / 0 / 1", "1 / 0 / 0", "0 / 1 / 0", "0 / 0 / 0", "1 / 1 / 0"]
@@ -618,3 +710,53 @@ def test_example_files_are_current_and_reproducible() -> None:
     flat = " ".join(policy.split())
     for p in doc["promises"]:
         assert p["quote"] in flat, p["id"]  # the policy's own words
+
+
+# --- fleet size: each fact once, identical excerpts once, long outputs by the lines read ------------
+
+
+READ = "permitrootlogin no\npasswordauthentication no\nciphers aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes128-ctr\n"
+SSHD_T = "".join(f"setting{i} value{i}\n" for i in range(80)) + READ
+
+
+def fleet_doc(servers: int) -> dict[str, Any]:
+    doc = make_doc("en")
+    doc["targets"], doc["facts"], doc["findings"] = [], [], []
+    for i in range(servers):
+        tid = f"server:s{i}"
+        doc["targets"].append({"id": tid, "kind": "server", "name": f"s{i}", "address": f"10.0.1.{i}", "tags": [], "groups": [], "source": f"inv.yaml:{i}"})
+        doc["facts"].append(fact(f"{tid}/sshd.effective_config", ev("sudo -n -- sshd -T", SSHD_T), sha=f"{i:064x}"))
+        for cid, key in (("ACCESS-SSH-ROOT-LOGIN", "permitrootlogin"), ("TLS-PROTOCOLS", "passwordauthentication")):
+            f = finding(cid, tid, "pass", f"{key} is no", "access", (f"{tid}/sshd.effective_config",))
+            f["details"] = {key: "no", "offered": {"ciphers": ["aes256-gcm@openssh.com"]}}
+            doc["findings"].append(f)
+    doc["summary"] = summarise(doc["findings"])
+    return doc
+
+
+def test_each_fact_is_shown_once_and_findings_link_to_it() -> None:
+    html = render_html(fleet_doc(3))
+    assert html.count('<div class="fact" id="fact-') == 3  # three facts, each cited by two findings
+    links = re.findall(r'<a href="#(fact-\d+)">sshd\.effective_config</a>', html)
+    assert len(links) == 6 and set(links) == {"fact-0", "fact-1", "fact-2"}
+    evidence = Page(section(html, "evidence")).text()
+    for i in range(3):
+        assert f"{i:064x}" in evidence  # every fact keeps its digest ...
+    assert evidence.count("Command run: sudo -n -- sshd -T") == 3  # ... and its source
+
+
+def test_long_keyword_output_shows_the_lines_the_checks_read_and_identical_excerpts_once() -> None:
+    html = render_html(fleet_doc(3))
+    excerpts = re.findall(r'<pre class="excerpt"[^>]*>(.*?)</pre>', html, re.S)
+    assert excerpts == [READ]  # once, for three servers
+    text = Page(section(html, "evidence")).text()
+    assert text.count("Shown: the 3 of 83 lines the checks read. The whole output is in run.json; the digest covers it.") == 3
+    assert text.count("The same output as shown earlier.") == 2
+    same = re.findall(r'The same output as <a href="#(ex-\d+)">', html)
+    assert same and all(f'id="{anchor}"' in html for anchor in same)
+    assert "setting1 value1" not in html
+
+
+def test_fleet_report_grows_slowly_per_server() -> None:
+    small, large = len(render_html(fleet_doc(10))), len(render_html(fleet_doc(110)))
+    assert (large - small) / 100 < 3000, (large - small) / 100  # bytes per server with 2 findings and one 4 KB-class output

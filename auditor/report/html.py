@@ -15,8 +15,6 @@ function: the same document gives the same bytes.
 
 from __future__ import annotations
 
-import functools
-
 import json
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -55,6 +53,10 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
 def _time(value: Any) -> Markup:
     """A timestamp shown as ``YYYY-MM-DD HH:MM:SS UTC``, the machine form kept in ``datetime``."""
     if value is None or value == "":
@@ -73,6 +75,8 @@ _ENV = jinja2.Environment(
     undefined=jinja2.ChainableUndefined,
 )
 _ENV.filters["as_json"] = _as_json
+_ENV.filters["compact_json"] = _compact_json
+_ENV.filters["clock"] = lambda value: i18n.format_when(value)[11:] if isinstance(value, str) and len(i18n.format_when(value)) > 11 else i18n.format_when(value)
 _ENV.filters["when"] = _time
 
 
@@ -80,11 +84,15 @@ def _code(value: Any) -> Markup:
     return Markup("<code>{}</code>").format(_clean(value))
 
 
+def _link(href: str, text: Any) -> Markup:
+    return Markup('<a href="{}">{}</a>').format(href, _clean(text))
+
+
 def _lang_span(text: Any, lang: Any) -> Markup:
     return Markup('<span lang="{}">{}</span>').format(_clean(lang), _clean(text))
 
 
-_ENV.globals.update(code=_code, lang_span=_lang_span)
+_ENV.globals.update(code=_code, lang_span=_lang_span, link=_link)
 
 
 class _HtmlTranslator:
@@ -183,6 +191,131 @@ def _waivers(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"file": section.get("file"), "sha256": section.get("sha256"), "groups": groups, "empty": not any(groups.values())}
 
 
+_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+_NAMES_SHOWN = 5  # target names listed on a card; the rest are counted
+
+
+def _in_language(record: Mapping[str, Any], key: str, lang: str) -> tuple[str, str] | None:
+    """(text, its language) of ``key`` / ``key_sv`` in a control or promise of the run: the report's language when recorded, else English."""
+    for code, name in ((lang, f"{key}_{lang}" if lang != i18n.DEFAULT_LANGUAGE else key), (i18n.DEFAULT_LANGUAGE, key)):
+        text = record.get(name)
+        if isinstance(text, str) and text.strip():
+            return text, code
+    return None
+
+
+def _failing(promise: Mapping[str, Any], by_control: Mapping[str, list[tuple[int, Mapping[str, Any]]]], controls: Mapping[str, Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The failing checks of a promise: as the run records them (``promise["failing"]``), or, for runs
+    recorded before the engine did, from its findings (failed first, then errors, by severity)."""
+    recorded = promise.get("failing")
+    if isinstance(recorded, list):
+        return [item for item in recorded if isinstance(item, Mapping)]
+    found = []
+    for status in ("fail", "error"):
+        for cid in promise.get("controls") or ():
+            hit = [f.get("target", "") for _, f in by_control.get(cid, ()) if f.get("status") == status]
+            if hit:
+                found.append({"control": cid, "status": status, "targets": hit, "n": len(hit)})
+    return sorted(found, key=lambda item: (item["status"] != "fail", _SEVERITY_RANK.get((controls.get(item["control"]) or {}).get("severity"), 9)))
+
+
+def _failing_line(t: _HtmlTranslator, item: Mapping[str, Any], controls: Mapping[str, Mapping[str, Any]], targets: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One failing check on a card: the sentence in plain words, its language, the targets and what to do."""
+    cid = str(item.get("control", ""))
+    control = controls.get(cid) or {"id": cid}
+    ids = [str(x) for x in item.get("targets") or ()]
+    n = item.get("n") if isinstance(item.get("n"), int) else len(ids)
+    kinds = [targets.get(x, {}).get("kind") for x in ids] or list(control.get("kinds") or ())
+    kind_word = t.label("kind", kinds[0]) if kinds and len(set(kinds)) == 1 else t.plain("card.targets_word")
+    plain = _in_language(control, "plain", t.lang) if item.get("status") == "fail" else None
+    if plain:
+        text, text_lang = plain[0].replace("{n}", str(n)).replace("{targets}", kind_word), plain[1]
+    else:
+        title, title_lang = t.plain.control_title(control)
+        key = "card.fail" if item.get("status") == "fail" else "card.error"
+        text = t.plural(key, n, title=title if title_lang == t.lang else _lang_span(title, title_lang))
+        text_lang = t.lang
+    names = [targets.get(x, {}).get("name") or x for x in ids]
+    return {
+        "control": cid,
+        "status": item.get("status"),
+        "text": text,
+        "text_lang": text_lang,
+        "names": names[:_NAMES_SHOWN],
+        "more": max(0, len(names) - _NAMES_SHOWN),
+        "remedy": _in_language(control, "remediation", t.lang) if item.get("status") == "fail" else None,
+    }
+
+
+LONG_EXCERPT_LINES = 40  # an excerpt longer than this shows only the lines the checks read (when they can be told)
+SHARED_EXCERPT_CHARS = 120
+LONG_SOURCE_CHARS, SHORT_SOURCE_CHARS = 100, 40  # a long command line shown before: its start and a link  # an excerpt at least this long, shown before, is referred to rather than repeated
+
+
+def _keys(value: Any) -> Iterator[str]:
+    """Every mapping key in a finding's details, at any depth, lower-cased: the settings a check read."""
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            yield str(key).lower()
+            yield from _keys(inner)
+    elif isinstance(value, (list, tuple)):
+        for inner in value:
+            yield from _keys(inner)
+
+
+def _read_lines(excerpt: str, keys: set[str]) -> tuple[str, int, int] | None:
+    """For a long excerpt of ``keyword value`` lines (``sshd -T``): (the lines whose keyword a check read,
+    how many, out of how many); None when the excerpt is short or no line can be told to matter."""
+    lines = excerpt.splitlines()
+    if len(lines) <= LONG_EXCERPT_LINES or not keys:
+        return None
+    kept = [line for line in lines if line.split(None, 1)[:1] and line.split(None, 1)[0].lower() in keys]
+    return ("\n".join(kept) + "\n", len(kept), len(lines)) if kept else None
+
+
+def _evidence_views(facts: list[Mapping[str, Any]], findings: list[Mapping[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """How each piece of evidence is shown, keyed by (fact id, index): its excerpt (only the lines the
+    checks read, for long keyword listings), or a reference to the same excerpt shown earlier in the page.
+    Digest and source stay with every piece; run.json keeps the full text."""
+    keys: dict[str, set[str]] = {}
+    for f in findings:
+        for fid in f.get("facts") or ():
+            keys.setdefault(fid, set()).update(_keys(f.get("details")))
+    seen: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    views: dict[tuple[str, int], dict[str, Any]] = {}
+    for fact in facts:
+        fid = fact.get("id", "")
+        for i, ev in enumerate(fact.get("evidence") or ()):
+            if not isinstance(ev, Mapping):
+                continue
+            text = ev.get("excerpt") or ""
+            picked = _read_lines(text, keys.get(fid, set())) if isinstance(text, str) else None
+            shown = picked[0] if picked else text
+            anchor = f"ex-{len(views)}"
+            same = seen.get(shown) if isinstance(shown, str) and len(shown) >= SHARED_EXCERPT_CHARS else None
+            if same is None and isinstance(shown, str) and len(shown) >= SHARED_EXCERPT_CHARS:
+                seen[shown] = anchor
+            view = {"anchor": anchor, "text": shown, "picked": picked and picked[1:], "same": same}
+            source = ev.get("source")
+            if isinstance(source, str) and len(source) >= LONG_SOURCE_CHARS:
+                if source in sources:
+                    view.update(source_same=sources[source], source_short=source[:SHORT_SOURCE_CHARS])
+                else:
+                    sources[source] = view["source_id"] = f"src-{len(sources)}"
+            views[(fid, i)] = view
+    return views
+
+
+def _appendix(doc: Mapping[str, Any], facts: list[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """The facts per target, targets in inventory order (then any other), facts in run order."""
+    order = {t.get("id"): n for n, t in enumerate(doc.get("targets") or ())}
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for fact in facts:
+        grouped.setdefault(fact.get("target", ""), []).append(fact)
+    return sorted(grouped.items(), key=lambda item: (order.get(item[0], len(order)), str(item[0])))
+
+
 def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Look-up tables, per-promise verdicts and counts, filters, waivers and trend, all in document order."""
     t = _HtmlTranslator(doc.get("lang"))
@@ -200,13 +333,17 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
     for n, p in enumerate(doc.get("promises") or (), 1):
         statuses = [f.get("status") for cid in p.get("controls") or () for _, f in by_control.get(cid, ())]
         summary = p.get("summary")
+        recorded = p.get("verdict")
+        counts = p.get("counts") if isinstance(p.get("counts"), Mapping) else _counts(statuses)
         promises.append({
             "n": n,
             "p": p,
-            "verdict": verdict(statuses),
-            "nonzero": [(s, n) for s, n in _counts(statuses).items() if n],
+            "verdict": recorded if recorded in VERDICT_SYMBOLS else verdict(statuses),
+            "nonzero": [(s, counts.get(s, 0)) for s in (*i18n.STATUSES, *sorted(set(counts) - set(i18n.STATUSES))) if counts.get(s, 0)],
             "summary": i18n.localized(summary, lang),
             "summary_lang": i18n.localized_language(summary, lang),
+            "failing": [_failing_line(t, item, controls, targets) for item in _failing(p, by_control, controls)],
+            "not_checked": _in_language(p, "not_checked", lang),
         })
     tally = {v: sum(1 for p in promises if p["verdict"] == v) for v in i18n.VERDICT_ORDER}
 
@@ -217,15 +354,22 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "targets": [(tid, targets.get(tid, {}).get("name") or tid) for tid in finding_targets],
     }
     waivers = _waivers(doc)
+    facts = [f for f in doc.get("facts") or () if isinstance(f, Mapping) and "id" in f]
+    appendix = _appendix(doc, facts)
     return {
         "doc": doc,
         "t": t,
         "lang": lang,
         "controls": controls,
+        "in_language": lambda record, key: _in_language(record, key, lang),
         "control_title": lambda cid: t.plain.control_title(controls.get(cid) or {"id": cid}),
         "findings_by_control": by_control,
         "findings_total": len(findings),
-        "facts": {f["id"]: f for f in doc.get("facts") or ()},
+        "facts": {f["id"]: f for f in facts},
+        "fact_anchor": {f["id"]: f"fact-{n}" for n, f in enumerate(f for _, group in appendix for f in group)},
+        "appendix": appendix,
+        "shared_chars": SHARED_EXCERPT_CHARS,
+        "views": _evidence_views([f for _, group in appendix for f in group], findings),
         "targets": targets,
         "promises": promises,
         "promise_tally": tally,
@@ -248,11 +392,10 @@ def html_chunks(doc: Mapping[str, Any]) -> Iterator[str]:
     piece by piece as the template produces it.
 
     A fact is cited by several findings (a server's ``sshd -T`` by six); its
-    evidence block is rendered once and the same markup reused at each place.
+    evidence is shown once, in the evidence section per target, and the
+    findings link to it. An excerpt shown before is referred to, not repeated.
     """
     context = _context(doc)
-    evidence = _ENV.get_template("evidence.html.j2").make_module(context)
-    context["fact_html"] = functools.lru_cache(maxsize=None)(getattr(evidence, "fact_block"))
     return _ENV.get_template("report.html.j2").generate(context)
 
 
