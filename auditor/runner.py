@@ -360,8 +360,8 @@ class Runner:
         needed = [facts[name] for name in info.facts]
         ids = tuple(f.id for f in needed)
 
-        def finding(status: Status, message: str, reason: str | None = None, details: Mapping[str, Any] | None = None) -> Finding:
-            return Finding(control=info.id, target=target.id, status=status, message=message, severity=info.severity, family=info.family, facts=ids, details=dict(details or {}), reason=reason)
+        def finding(status: Status, message: str, reason: str | None = None, details: Mapping[str, Any] | None = None, message_sv: str | None = None) -> Finding:
+            return Finding(control=info.id, target=target.id, status=status, message=message, severity=info.severity, family=info.family, facts=ids, details=dict(details or {}), reason=reason, message_sv=message_sv)
 
         for f in needed:
             if f.status == "error":
@@ -378,7 +378,7 @@ class Runner:
         if not isinstance(outcome, Outcome) or outcome.status not in (Status.PASS, Status.FAIL, Status.SKIPPED, Status.ERROR):
             return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} returned {outcome!r} instead of passed()/failed()/skipped()/unverified()", Reason.BUG.value)
         reason = outcome.reason or (Reason.NOT_APPLICABLE.value if outcome.status is Status.SKIPPED else None)
-        return finding(outcome.status, outcome.message, reason, outcome.details)
+        return finding(outcome.status, outcome.message, reason, outcome.details, outcome.message_sv)
 
     def _unfinished(self, plan: TargetPlan) -> tuple[list[Fact], list[Finding]]:
         exc = CollectError(Reason.INTERRUPTED, "the run was interrupted before this target was audited")

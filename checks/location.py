@@ -47,6 +47,12 @@ def declared_location(ctx: Context) -> dict[str, Any]:
     facts=("inventory.location",), params=("allowed_countries",),
     references=("GDPR Art. 44", "GDPR Art. 30(1)(e)"),
     title="Systems holding personal data are declared to be in the EU/EEA",
+    title_sv="System med personuppgifter är angivna att finnas inom EU/EES",
+    rationale_sv="Policyer utlovar att personuppgifter stannar inom EU/EES; varje system som lagrar eller levererar dem måste finnas i ett tillåtet land, och registret över behandlingar måste ange var.",
+    remediation="Declare each system's country in the inventory, and move the systems that are outside the allowed countries.",
+    remediation_sv="Ange varje systems land i inventariet och flytta de system som finns utanför de tillåtna länderna.",
+    plain="{n} system(s) are outside the EU/EEA or have no declared location",
+    plain_sv="{n} system är placerade utanför EU/EES eller saknar angiven placering",
     rationale="Policies promise that personal data stays within the EU/EEA; every system that stores or serves it must be located in an allowed country, "
     "and the record of processing must say where.",
 )
@@ -66,6 +72,12 @@ def declared_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any
     facts=("inventory.location",), params=("allowed_countries", "third_country_transfers_allowed", "transfer_safeguards_accepted", "adequacy_countries"),
     references=("GDPR Art. 28", "GDPR Art. 44-46", "CJEU C-311/18 (Schrems II)"),
     title="Sub-processors receiving personal data are in the EU/EEA or covered by a safeguard",
+    title_sv="Underbiträden som tar emot personuppgifter finns inom EU/EES eller omfattas av en skyddsåtgärd",
+    rationale_sv="En överföring av personuppgifter till ett personuppgiftsbiträde utanför EU/EES kräver ett beslut om adekvat skyddsnivå eller lämpliga skyddsåtgärder som standardavtalsklausuler; vissa policyer utlovar att inga sådana överföringar sker alls.",
+    remediation="Sign standard contractual clauses (or rely on an adequacy decision) with each processor outside the EU/EEA and record it in the inventory, or change processor.",
+    remediation_sv="Teckna standardavtalsklausuler (eller stöd er på ett beslut om adekvat skyddsnivå) med varje biträde utanför EU/EES och ange det i inventariet, eller byt biträde.",
+    plain="{n} sub-processor(s) receive personal data outside the EU/EEA without a safeguard",
+    plain_sv="{n} underbiträde(n) tar emot personuppgifter utanför EU/EES utan skyddsåtgärd",
     rationale="A transfer of personal data to a processor outside the EU/EEA needs an adequacy decision or appropriate safeguards such as standard contractual clauses; "
     "some policies promise no such transfers at all.",
 )

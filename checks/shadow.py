@@ -110,6 +110,12 @@ _COMMON = dict(family="password_hashing", kinds=("server",), facts=("shadow.hash
     "PWHASH-SHADOW-SCHEMES", **_COMMON, severity="high", params=("password_hash_schemes_allowed",),
     references=("GDPR Art. 32(1)(a)", "NIST SP 800-63B 5.1.1.2", "OWASP Password Storage Cheat Sheet"),
     title="System account passwords are stored with strong one-way hashes",
+    title_sv="Systemkontonas lösenord lagras med starka envägshashar",
+    rationale_sv="Policyerna utlovar envägshashar för lösenord. MD5-crypt, DES-crypt och osaltade eller okända format knäcks snabbt eller kan till och med vara klartext; konton som kan logga in med lösenord måste använda ett långsamt, saltat schema.",
+    remediation="Have the listed accounts set a new password (passwd -e forces it at the next login) after the server uses a strong scheme.",
+    remediation_sv="Låt de listade kontona sätta ett nytt lösenord (passwd -e tvingar fram det vid nästa inloggning) när servern använder ett starkt schema.",
+    plain="{n} server(s) have accounts whose password is stored with a weak hash",
+    plain_sv="{n} server(ar) har konton vars lösenord lagras med en svag hash",
     rationale="The policies promise one-way hash algorithms for passwords. MD5-crypt, DES-crypt and unsalted or unknown formats "
     "can be cracked quickly or may even be plaintext; accounts that can log in with a password must use a slow, salted scheme.",
 )
@@ -135,6 +141,12 @@ def shadow_schemes(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     "PWHASH-SHADOW-EMPTY", **_COMMON, severity="critical",
     references=("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 6.2.1"),
     title="No system account has an empty password",
+    title_sv="Inget systemkonto har tomt lösenord",
+    rationale_sv="Ett tomt lösenordsfält låter vem som helst logga in på kontot utan lösenord överallt där lösenordsinloggning är tillåten (konsol, su, tjänster som använder PAM).",
+    remediation="Lock the listed accounts (passwd -l) or give them a password.",
+    remediation_sv="Lås de listade kontona (passwd -l) eller ge dem ett lösenord.",
+    plain="{n} server(s) have accounts with an empty password",
+    plain_sv="{n} server(ar) har konton med tomt lösenord",
     rationale="An empty password field lets anyone log in as that account without a password wherever password logins are allowed (console, su, services using PAM).",
 )
 def shadow_empty(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:

@@ -273,6 +273,12 @@ _REFS = ("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 5.2", "Mozill
 @control(
     "ACCESS-SSH-ROOT-LOGIN", **_COMMON, severity="high", params=("ssh_root_login_allowed",), references=_REFS,
     title="SSH does not allow root to log in",
+    title_sv="SSH låter inte root logga in",
+    rationale_sv="Direkta root-inloggningar lämnar inget spår av vilken administratör som agerade och ger en angripare högsta behörighet i ett enda steg; policyer som utlovar starkt begränsad åtkomst kräver personliga konton och sudo.",
+    remediation="Set PermitRootLogin no in sshd_config (or the value the policy allows) and reload sshd.",
+    remediation_sv="Sätt PermitRootLogin no i sshd_config (eller det värde som policyn tillåter) och ladda om sshd.",
+    plain="{n} server(s) let root log in over SSH",
+    plain_sv="{n} server(ar) låter root logga in över SSH",
     rationale="Direct root logins leave no trace of which administrator acted and give an attacker the highest privileges in one step; "
     "privacy policies promising strongly restricted access need personal accounts and sudo.",
 )
@@ -299,18 +305,36 @@ def _must_be_no(key: str, label: str, *older_names: str) -> Any:
 ssh_password_auth = control(
     "ACCESS-SSH-PASSWORD-AUTH", **_COMMON, severity="high", references=_REFS,
     title="SSH does not accept password logins",
+    title_sv="SSH tar inte emot inloggning med lösenord",
+    rationale_sv="Lösenord kan gissas eller nätfiskas; nyckelbaserade inloggningar står emot lösenordsgissning mot servrar med personuppgifter.",
+    remediation="Set PasswordAuthentication no in sshd_config and reload sshd.",
+    remediation_sv="Sätt PasswordAuthentication no i sshd_config och ladda om sshd.",
+    plain="{n} server(s) accept password logins over SSH",
+    plain_sv="{n} server(ar) tillåter lösenordsinloggning över SSH",
     rationale="Passwords can be guessed or phished; key-based logins resist brute force against servers holding personal data.",
 )(_must_be_no("passwordauthentication", "PasswordAuthentication"))
 
 ssh_kbd_interactive = control(
     "ACCESS-SSH-KBD-INTERACTIVE", **_COMMON, severity="medium", references=_REFS,
     title="SSH does not accept keyboard-interactive logins",
+    title_sv="SSH tar inte emot inloggning med keyboard-interactive",
+    rationale_sv="Keyboard-interactive frågar oftast efter samma lösenord via PAM och öppnar därmed igen den dörr som PasswordAuthentication stänger.",
+    remediation="Set KbdInteractiveAuthentication no in sshd_config and reload sshd.",
+    remediation_sv="Sätt KbdInteractiveAuthentication no i sshd_config och ladda om sshd.",
+    plain="{n} server(s) accept keyboard-interactive logins over SSH",
+    plain_sv="{n} server(ar) tillåter inloggning med keyboard-interactive över SSH",
     rationale="Keyboard-interactive authentication usually asks for the same password through PAM, re-opening the door PasswordAuthentication closes.",
 )(_must_be_no("kbdinteractiveauthentication", "KbdInteractiveAuthentication", "challengeresponseauthentication"))
 
 ssh_empty_passwords = control(
     "ACCESS-SSH-EMPTY-PASSWORDS", **_COMMON, severity="critical", references=_REFS,
     title="SSH refuses accounts with empty passwords",
+    title_sv="SSH nekar konton med tomt lösenord",
+    rationale_sv="Med PermitEmptyPasswords kan ett konto utan lösenord användas av alla som når porten.",
+    remediation="Set PermitEmptyPasswords no in sshd_config and reload sshd.",
+    remediation_sv="Sätt PermitEmptyPasswords no i sshd_config och ladda om sshd.",
+    plain="{n} server(s) let accounts with an empty password log in over SSH",
+    plain_sv="{n} server(ar) släpper in konton med tomt lösenord över SSH",
     rationale="With PermitEmptyPasswords an account without a password can be entered by anyone who can reach the port.",
 )(_must_be_no("permitemptypasswords", "PermitEmptyPasswords"))
 
@@ -318,6 +342,12 @@ ssh_empty_passwords = control(
 @control(
     "ACCESS-SSH-MAX-AUTH-TRIES", **_COMMON, severity="low", params=("ssh_max_auth_tries",), references=_REFS,
     title="SSH limits authentication attempts per connection",
+    title_sv="SSH begränsar antalet inloggningsförsök per anslutning",
+    rationale_sv="Ett lågt MaxAuthTries bromsar gissning av lösenord och nycklar på varje anslutning.",
+    remediation="Set MaxAuthTries in sshd_config to the policy's limit or lower, and reload sshd.",
+    remediation_sv="Sätt MaxAuthTries i sshd_config till policyns gräns eller lägre och ladda om sshd.",
+    plain="{n} server(s) allow too many SSH login attempts per connection",
+    plain_sv="{n} server(ar) tillåter för många inloggningsförsök per SSH-anslutning",
     rationale="A low MaxAuthTries slows down password and key guessing on each connection.",
 )
 def ssh_max_auth_tries(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -362,6 +392,12 @@ def _unknown_default(config: Mapping[str, Any], key: str) -> str | None:
     "ACCESS-SSH-CRYPTO", **_COMMON, severity="medium", params=("ssh_allowed_ciphers", "ssh_allowed_macs", "ssh_allowed_kex"),
     references=("GDPR Art. 32(1)(a)", "Mozilla OpenSSH guidelines (modern)", "ssh-audit policy"),
     title="SSH offers only strong ciphers, MACs and key exchanges",
+    title_sv="SSH erbjuder bara starka chiffer, MAC-algoritmer och nyckelutbyten",
+    rationale_sv="Administrativa sessioner bär lösenord och personuppgifter; CBC-chiffer, SHA-1-MAC:ar och svaga nyckelutbyten försvagar krypteringen under överföringen.",
+    remediation="Set Ciphers, MACs and KexAlgorithms in sshd_config to the policy's allowlist and reload sshd.",
+    remediation_sv="Sätt Ciphers, MACs och KexAlgorithms i sshd_config till policyns tillåtna lista och ladda om sshd.",
+    plain="{n} server(s) offer weak SSH algorithms",
+    plain_sv="{n} server(ar) erbjuder svaga algoritmer i SSH",
     rationale="Administrative sessions carry passwords and personal data; CBC ciphers, SHA-1 MACs and weak key exchanges weaken that encryption in transit.",
 )
 def ssh_crypto(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
