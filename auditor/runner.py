@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import fnmatch
 import threading
 import time
@@ -22,12 +23,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
-from . import __version__
+from . import __version__, verdicts
 from .collect import Context, account_of, rooted
 from .evidence import observation
 from .errors import CollectError, InputError, NotApplicable, Problem
 from .inventory import Inventory
-from .model import FAMILIES, SCHEMA_VERSION, Fact, Finding, Reason, Run, Status, Target, summarise
+from .model import FAMILIES, SCHEMA_VERSION, Fact, Finding, Promise, Reason, Run, Status, Target, summarise
 from .policy import Policy
 from .registry import Collector, Control, Outcome, Registry
 from .shellreads import Reads, SharedReads, merge
@@ -157,13 +158,29 @@ class Runner:
             options=self.options.public(),
             targets=tuple(plan.target.public() for plan in plans),
             controls=tuple(used_controls[cid].info for cid in sorted(used_controls)),
-            promises=self.policy.promises,
+            promises=self._promises(plans, waived),
             findings=waived,
             facts=tuple(facts),
             summary=summarise(waived),
             notices=tuple(self.notices),
             waivers=waiver_section,
         )
+
+    def _promises(self, plans: list[TargetPlan], findings: Iterable[Finding]) -> tuple[Promise, ...]:
+        """The policy's promises with their verdicts (auditor.verdicts), computed once here for every renderer."""
+        selected = {c.id for c in select_controls(self.registry, self.options.only)}
+        scope = verdicts.Scope(
+            controls={cid: {"kinds": c.info.kinds, "severity": c.info.severity.value} for cid, c in self.registry.controls.items()},
+            excluded=frozenset(cid for cid in self.registry.controls if cid not in selected),
+            only=tuple(self.options.only),
+            limit=tuple(self.options.limit),
+            kinds_declared=frozenset(t.kind for t in self.inventory.targets),
+            kinds_audited=frozenset(plan.target.kind for plan in plans),
+        )
+        results = [verdicts.Result(f.control, f.target, f.status.value, f.message, f.message_sv) for f in findings]
+        computed = verdicts.promise_results(({"controls": p.controls} for p in self.policy.promises), results, scope)
+        return tuple(dataclasses.replace(p, verdict=r["verdict"], failing=tuple(r["failing"]), counts=r["counts"], not_checked=r["not_checked"], not_checked_sv=r["not_checked_sv"])
+                     for p, r in zip(self.policy.promises, computed))
 
     def stop(self, why: str = "Ctrl-C") -> None:
         """Ask the run to end now, as Ctrl-C does: what is unfinished becomes error, the Run is still returned.

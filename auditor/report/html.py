@@ -23,6 +23,8 @@ from typing import Any, Iterable, Iterator, Mapping
 import jinja2
 from markupsafe import Markup, escape
 
+from .. import verdicts
+from ..verdicts import verdict  # noqa: F401 - re-exported: callers imported it from here
 from . import i18n
 from .junit import printable
 
@@ -33,15 +35,6 @@ VERDICTS = {v: (_EN(f"verdict.{v}"), _EN(f"verdict.{v}.explain")) for v in i18n.
 FAMILY_LABELS = {f: _EN(f"family.{f}") for f in i18n.FAMILY_ORDER}
 EVIDENCE_KINDS = {k[len("evidence."):]: v for k, v in i18n.CATALOGUE["en"].items() if k.startswith("evidence.")}
 VERDICT_SYMBOLS = {"fail": "✗", "error": "?", "pass": "✓", "none": "○"}
-
-
-def verdict(statuses: Iterable[str]) -> str:
-    """``fail`` if any finding failed, else ``error`` if any errored, else ``pass`` if any passed, else ``none``.
-
-    Waived and skipped findings count for nothing: a waiver never makes a promise "not kept".
-    """
-    seen = set(statuses)
-    return next((s for s in ("fail", "error", "pass") if s in seen), "none")
 
 
 def _finalize(value: Any) -> Any:
@@ -197,14 +190,19 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
     ran = [*controls, *(cid for cid in by_control if cid not in controls)]
 
     promises = []
-    for n, p in enumerate(doc.get("promises") or (), 1):
-        statuses = [f.get("status") for cid in p.get("controls") or () for _, f in by_control.get(cid, ())]
+    recorded = verdicts.recorded_results(doc)  # computed by the runner; older run.json: the same function, here
+    for n, (p, rec) in enumerate(zip((p for p in doc.get("promises") or () if isinstance(p, Mapping)), recorded), 1):
         summary = p.get("summary")
+        counts = rec.get("counts") or {}
+        reason = rec.get("not_checked_sv") if lang == "sv" and rec.get("not_checked_sv") else rec.get("not_checked")
         promises.append({
             "n": n,
             "p": p,
-            "verdict": verdict(statuses),
-            "nonzero": [(s, n) for s, n in _counts(statuses).items() if n],
+            "verdict": rec.get("verdict") or "none",
+            "nonzero": [(s, counts.get(s, 0)) for s in i18n.STATUSES if counts.get(s)],
+            "failing": list(rec.get("failing") or ()),
+            "not_checked": reason,
+            "not_checked_lang": "sv" if reason and reason == rec.get("not_checked_sv") and lang == "sv" else "en",
             "summary": i18n.localized(summary, lang),
             "summary_lang": i18n.localized_language(summary, lang),
         })

@@ -12,7 +12,7 @@ import re
 from typing import Any, Mapping
 
 from . import i18n
-from .html import verdict
+from ..verdicts import verdict
 from .junit import printable
 
 MAX_LISTED = 50
