@@ -16,7 +16,8 @@ import xmlschema
 from auditor.model import ControlInfo, Evidence, Fact, Finding, Promise, Run, Severity, Status, sha256_hex, summarise, to_jsonable
 from auditor.report import render_json, write_report
 from auditor.report.html import render_html, verdict
-from auditor.report.junit import printable, render_junit
+from auditor.report.junit import render_junit
+from auditor.text import printable
 from auditor.report.markdown import MAX_LISTED, render_markdown
 
 XSD = Path(__file__).parent / "data" / "junit.xsd"

@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 from .. import verdicts
 from ..verdicts import verdict  # noqa: F401 - re-exported: callers imported it from here
 from . import i18n
-from .junit import printable
+from ..text import printable
 
 _EN = i18n.Translator("en")
 # English labels, for callers that want them without a translator (kept for compatibility).

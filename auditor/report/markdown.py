@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from . import i18n
 from ..verdicts import verdict
-from .junit import printable
+from ..text import printable
 
 MAX_LISTED = 50
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
