@@ -118,7 +118,7 @@ def not_checked(controls: Sequence[str], results: Sequence[Result], scope: Scope
 
 def failing(controls: Sequence[str], results: Sequence[Result], scope: Scope) -> list[dict[str, Any]]:
     """The failed and errored checks of a promise: fail first, then error, by severity (highest first)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for status in ("fail", "error"):
         for cid in dict.fromkeys(controls):
             targets = list(dict.fromkeys(r.target for r in results if r.control == cid and r.status == status))
