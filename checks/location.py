@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from auditor.collect import Context
 from auditor.model import Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped
+from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped, sv
 
 EU = ("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE")
 EU_EEA = EU + ("IS", "LI", "NO")
@@ -61,10 +61,12 @@ def declared_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any
     allowed = params["allowed_countries"]
     country = where.get("country")
     if not country:
-        return skipped("No country is declared for this target in the inventory; add country: (e.g. SE) to audit its location")
+        return skipped(sv("No country is declared for this target in the inventory; add country: (e.g. SE) to audit its location",
+                          "Inventariet anger inget land för det här systemet; lägg till country: (t.ex. SE) för att granska dess placering"))
     if country in allowed:
-        return passed(f"Declared location {country}{' / ' + where['region'] if where.get('region') else ''} is an allowed country", country=country, declared=True)
-    return failed(f"Declared location {country} is outside the allowed countries", country=country, allowed=allowed, declared=True)
+        region = f" / {where['region']}" if where.get("region") else ""
+        return passed(sv(f"Declared location {country}{region} is an allowed country", f"Angiven placering {country}{region} är ett tillåtet land"), country=country, declared=True)
+    return failed(sv(f"Declared location {country} is outside the allowed countries", f"Angiven placering {country} ligger utanför de tillåtna länderna"), country=country, allowed=allowed, declared=True)
 
 
 @control(
@@ -86,13 +88,15 @@ def processor_location(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     country = where["country"]
     safeguard = where.get("safeguard", "none")
     if not where.get("transfers_personal_data", True):
-        return passed(f"{target.name} ({country}) is declared to receive no personal data", country=country)
+        return passed(sv(f"{target.name} ({country}) is declared to receive no personal data", f"{target.name} ({country}) är angivet att inte ta emot några personuppgifter"), country=country)
     if country in params["allowed_countries"]:
-        return passed(f"{target.name} processes data in {country}, an allowed country", country=country)
+        return passed(sv(f"{target.name} processes data in {country}, an allowed country", f"{target.name} behandlar uppgifter i {country}, ett tillåtet land"), country=country)
     if not params["third_country_transfers_allowed"]:
-        return failed(f"{target.name} processes personal data in {country}, outside the allowed countries, and the policy promises no transfers outside them", country=country, safeguard=safeguard)
+        return failed(sv(f"{target.name} processes personal data in {country}, outside the allowed countries, and the policy promises no transfers outside them",
+                         f"{target.name} behandlar personuppgifter i {country}, utanför de tillåtna länderna, och policyn utlovar att inga uppgifter överförs dit"), country=country, safeguard=safeguard)
     if safeguard not in params["transfer_safeguards_accepted"]:
-        return failed(f"{target.name} processes personal data in {country} without an accepted safeguard (declared: {safeguard})", country=country, safeguard=safeguard)
+        return failed(sv(f"{target.name} processes personal data in {country} without an accepted safeguard (declared: {safeguard})",
+                         f"{target.name} behandlar personuppgifter i {country} utan en godtagen skyddsåtgärd (angiven: {safeguard})"), country=country, safeguard=safeguard)
     if safeguard == "adequacy" and country not in params["adequacy_countries"]:
-        return failed(f"{target.name} claims an adequacy decision, but {country} has none", country=country, safeguard=safeguard)
-    return passed(f"{target.name} processes data in {country} under a recorded safeguard ({safeguard})", country=country, safeguard=safeguard)
+        return failed(sv(f"{target.name} claims an adequacy decision, but {country} has none", f"{target.name} hänvisar till ett beslut om adekvat skyddsnivå, men {country} har inget"), country=country, safeguard=safeguard)
+    return passed(sv(f"{target.name} processes data in {country} under a recorded safeguard ({safeguard})", f"{target.name} behandlar uppgifter i {country} med en angiven skyddsåtgärd ({safeguard})"), country=country, safeguard=safeguard)

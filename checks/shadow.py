@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from auditor.collect import Context, rooted
 from auditor.errors import CollectError
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed
+from auditor.registry import Outcome, collector, control, failed, parameter, passed, sv
 from auditor.shellreads import Reads
 
 allowed_schemes = parameter(
@@ -131,10 +131,14 @@ def shadow_schemes(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     details = {"schemes": counts, "accounts_with_password": len(usable), "locked_with_weak_hash": [a["account"] for a in weak_locked]}
     if weak:
         listing = ", ".join(f"{a['account']} ({a['scheme']})" for a in weak[:20])
-        return failed(f"{len(weak)} account(s) can log in with a password stored in a scheme the policy does not accept: {listing}", weak=[{"account": a["account"], "scheme": a["scheme"]} for a in weak], **details)
+        return failed(sv(f"{len(weak)} account(s) can log in with a password stored in a scheme the policy does not accept: {listing}",
+                         f"{len(weak)} konto(n) kan logga in med ett lösenord som lagras med ett schema som policyn inte godtar: {listing}"), weak=[{"account": a["account"], "scheme": a["scheme"]} for a in weak], **details)
     if not usable:
-        return passed(f"No account has a usable password ({len(accounts)} accounts, all locked or without password)", **details)
-    return passed(f"All {len(usable)} account(s) with a password use accepted schemes ({', '.join(sorted({a['scheme'] for a in usable}))})", **details)
+        return passed(sv(f"No account has a usable password ({len(accounts)} accounts, all locked or without password)",
+                         f"Inget konto har ett användbart lösenord ({len(accounts)} konton, alla låsta eller utan lösenord)"), **details)
+    schemes = ", ".join(sorted({a["scheme"] for a in usable}))
+    return passed(sv(f"All {len(usable)} account(s) with a password use accepted schemes ({schemes})",
+                     f"Alla konton med lösenord ({len(usable)} st.) använder godtagna scheman ({schemes})"), **details)
 
 
 @control(
@@ -152,5 +156,7 @@ def shadow_schemes(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
 def shadow_empty(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     empty = [a["account"] for a in facts["shadow.hash_schemes"] if a["scheme"] == "empty"]
     if empty:
-        return failed(f"{len(empty)} account(s) have an empty password: {', '.join(empty[:20])}", accounts=empty)
-    return passed(f"None of the {len(facts['shadow.hash_schemes'])} accounts has an empty password")
+        names = ", ".join(empty[:20])
+        return failed(sv(f"{len(empty)} account(s) have an empty password: {names}", f"{len(empty)} konto(n) har tomt lösenord: {names}"), accounts=empty)
+    total = len(facts["shadow.hash_schemes"])
+    return passed(sv(f"None of the {total} accounts has an empty password", f"Inget konto har tomt lösenord ({total} granskade)"))

@@ -221,6 +221,9 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "lang": lang,
         "controls": controls,
         "control_title": lambda cid: t.plain.control_title(controls.get(cid) or {"id": cid}),
+        # (text, language) of a control's recorded text (title, rationale, remediation, plain) and of a finding's message
+        "control_text": lambda cid, name: t.plain.control_text(controls.get(cid) or {"id": cid}, name),
+        "finding_message": lambda finding: t.plain.message(finding),
         "findings_by_control": by_control,
         "findings_total": len(findings),
         "facts": {f["id"]: f for f in doc.get("facts") or ()},
