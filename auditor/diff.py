@@ -67,7 +67,7 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from .errors import InputError, Problem
-from .report.junit import printable
+from .text import printable
 from .report.markdown import md
 
 STATUSES = ("pass", "fail", "error", "skipped", "waived")

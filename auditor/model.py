@@ -164,6 +164,7 @@ class Finding:
     details: Mapping[str, Any] = field(default_factory=dict)
     reason: str | None = None  # for error / skipped
     waiver: Mapping[str, Any] | None = None  # set when status is waived: the waiver and the original_status
+    message_sv: str | None = None  # the message in Swedish, when the evaluator gave one
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,12 @@ class ControlInfo:
     references: tuple[str, ...]
     facts: tuple[str, ...]
     params: tuple[str, ...]
+    title_sv: str = ""
+    rationale_sv: str = ""
+    remediation: str = ""  # one sentence: what to do when it fails
+    remediation_sv: str = ""
+    plain: str = ""  # the failing check in plain words, with {n} for the number of targets
+    plain_sv: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,12 @@ class Promise:
     source: Mapping[str, str]
     summary: str
     controls: tuple[str, ...]
+    # Computed once by the runner (auditor.verdicts); empty in a Promise read from a policy file.
+    verdict: str | None = None  # fail | error | pass | none (not checked)
+    failing: tuple[Mapping[str, Any], ...] = ()  # {control, status, targets, n}: fail first, then error, by severity
+    counts: Mapping[str, int] = field(default_factory=dict)
+    not_checked: str | None = None  # why, when verdict is none
+    not_checked_sv: str | None = None
 
 
 @dataclass(frozen=True)

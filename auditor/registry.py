@@ -52,23 +52,48 @@ class Outcome:
     message: str
     details: Mapping[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    message_sv: str | None = None  # the same message in Swedish (see :func:`sv`)
 
 
-def passed(message: str, **details: Any) -> Outcome:
-    return Outcome(Status.PASS, message, details)
+@dataclass(frozen=True)
+class Text:
+    """A finding message in English and Swedish: ``failed(sv("3 keys", "3 nycklar"))``."""
+
+    en: str
+    sv: str
+
+    def __str__(self) -> str:
+        return self.en
 
 
-def failed(message: str, **details: Any) -> Outcome:
-    return Outcome(Status.FAIL, message, details)
+def sv(en: str, sv_text: str) -> Text:
+    """A message given in both languages; the outcome helpers accept it wherever they take a message."""
+    return Text(en, sv_text)
 
 
-def skipped(message: str, **details: Any) -> Outcome:
-    return Outcome(Status.SKIPPED, message, details)
+def _split(message: "str | Text") -> tuple[str, str | None]:
+    return (message.en, message.sv) if isinstance(message, Text) else (message, None)
 
 
-def unverified(message: str, reason: str = "incomplete_evidence", **details: Any) -> Outcome:
+def passed(message: "str | Text", **details: Any) -> Outcome:
+    en, sv_text = _split(message)
+    return Outcome(Status.PASS, en, details, message_sv=sv_text)
+
+
+def failed(message: "str | Text", **details: Any) -> Outcome:
+    en, sv_text = _split(message)
+    return Outcome(Status.FAIL, en, details, message_sv=sv_text)
+
+
+def skipped(message: "str | Text", **details: Any) -> Outcome:
+    en, sv_text = _split(message)
+    return Outcome(Status.SKIPPED, en, details, message_sv=sv_text)
+
+
+def unverified(message: "str | Text", reason: str = "incomplete_evidence", **details: Any) -> Outcome:
     """The facts were gathered but do not settle the question (part unreadable, cut short)."""
-    return Outcome(Status.ERROR, message, details, reason)
+    en, sv_text = _split(message)
+    return Outcome(Status.ERROR, en, details, reason, sv_text)
 
 
 @dataclass(frozen=True)
@@ -161,7 +186,19 @@ def control(
     facts: Iterable[str],
     params: Iterable[str] = (),
     references: Iterable[str] = (),
+    title_sv: str = "",
+    rationale_sv: str = "",
+    remediation: str = "",
+    remediation_sv: str = "",
+    plain: str = "",
+    plain_sv: str = "",
 ) -> Callable[[Callable[..., Outcome]], Control]:
+    """Declare a control. Every text comes in English and Swedish: ``title``, the
+    ``rationale`` (why it matters), the ``remediation`` (one sentence: what to
+    do) and ``plain``, the failing check in plain words with ``{n}`` for the
+    number of targets ("{n} server(s) accept password logins over SSH"). The
+    registry refuses a control that leaves one out."""
+
     def wrap(func: Callable[..., Outcome]) -> Control:
         try:
             sev = Severity(severity)
@@ -177,10 +214,34 @@ def control(
             references=tuple(references),
             facts=tuple(facts),
             params=tuple(params),
+            title_sv=title_sv,
+            rationale_sv=" ".join(rationale_sv.split()),
+            remediation=" ".join(remediation.split()),
+            remediation_sv=" ".join(remediation_sv.split()),
+            plain=plain,
+            plain_sv=plain_sv,
         )
         return Control(info, func, func.__module__)
 
     return wrap
+
+
+TEXTS = ("title", "title_sv", "rationale", "rationale_sv", "remediation", "remediation_sv", "plain", "plain_sv")
+
+
+def text_problems(info: ControlInfo) -> list[str]:
+    """What is missing or malformed among the eight texts a control declares (English and Swedish)."""
+    out = [f"{name} is missing (declare it in @control(...))" for name in TEXTS if not str(getattr(info, name) or "").strip()]
+    for name in ("plain", "plain_sv"):
+        value = getattr(info, name)
+        if value and "{n}" not in value:
+            out.append(f"{name} must contain {{n}} (the number of targets), e.g. '{{n}} server(s) accept password logins over SSH'")
+        elif value:
+            try:
+                value.format(n=1)
+            except (KeyError, IndexError, ValueError) as exc:
+                out.append(f"{name} may use only the placeholder {{n}}: {exc!r}")
+    return out
 
 
 class Registry:
@@ -256,6 +317,7 @@ class Registry:
                 problems.append(f"{where}: title is missing or too short")
             if len(info.rationale.strip()) < 20:
                 problems.append(f"{where}: rationale is missing or too short")
+            problems += [f"{where}: {p}" for p in text_problems(info)]
             if not info.facts:
                 problems.append(f"{where}: declares no facts; a verdict needs evidence")
             for fact in info.facts:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import fnmatch
 import threading
 import time
@@ -22,12 +23,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
-from . import __version__
+from . import __version__, verdicts
 from .collect import Context, account_of, rooted
 from .evidence import observation
 from .errors import CollectError, InputError, NotApplicable, Problem
 from .inventory import Inventory
-from .model import FAMILIES, SCHEMA_VERSION, Fact, Finding, Reason, Run, Status, Target, summarise
+from .model import FAMILIES, SCHEMA_VERSION, Fact, Finding, Promise, Reason, Run, Status, Target, summarise
 from .policy import Policy
 from .registry import Collector, Control, Outcome, Registry
 from .shard import Shard, in_shard, shard_section
@@ -160,7 +161,7 @@ class Runner:
             options=self.options.public(),
             targets=tuple(plan.target.public() for plan in plans),
             controls=tuple(used_controls[cid].info for cid in sorted(used_controls)),
-            promises=self.policy.promises,
+            promises=self._promises(plans, waived),
             findings=waived,
             facts=tuple(facts),
             summary=summarise(waived),
@@ -168,6 +169,22 @@ class Runner:
             waivers=waiver_section,
             shard=None if self.options.shard is None else shard_section(self.options.shard, self.inventory.select(list(self.options.limit))),
         )
+
+    def _promises(self, plans: list[TargetPlan], findings: Iterable[Finding]) -> tuple[Promise, ...]:
+        """The policy's promises with their verdicts (auditor.verdicts), computed once here for every renderer."""
+        selected = {c.id for c in select_controls(self.registry, self.options.only)}
+        scope = verdicts.Scope(
+            controls={cid: {"kinds": c.info.kinds, "severity": c.info.severity.value} for cid, c in self.registry.controls.items()},
+            excluded=frozenset(cid for cid in self.registry.controls if cid not in selected),
+            only=tuple(self.options.only),
+            limit=tuple(self.options.limit),
+            kinds_declared=frozenset(t.kind for t in self.inventory.targets),
+            kinds_audited=frozenset(plan.target.kind for plan in plans),
+        )
+        results = [verdicts.Result(f.control, f.target, f.status.value, f.message, f.message_sv) for f in findings]
+        computed = verdicts.promise_results(({"controls": p.controls} for p in self.policy.promises), results, scope)
+        return tuple(dataclasses.replace(p, verdict=r["verdict"], failing=tuple(r["failing"]), counts=r["counts"], not_checked=r["not_checked"], not_checked_sv=r["not_checked_sv"])
+                     for p, r in zip(self.policy.promises, computed))
 
     def stop(self, why: str = "Ctrl-C") -> None:
         """Ask the run to end now, as Ctrl-C does: what is unfinished becomes error, the Run is still returned.
@@ -364,8 +381,8 @@ class Runner:
         needed = [facts[name] for name in info.facts]
         ids = tuple(f.id for f in needed)
 
-        def finding(status: Status, message: str, reason: str | None = None, details: Mapping[str, Any] | None = None) -> Finding:
-            return Finding(control=info.id, target=target.id, status=status, message=message, severity=info.severity, family=info.family, facts=ids, details=dict(details or {}), reason=reason)
+        def finding(status: Status, message: str, reason: str | None = None, details: Mapping[str, Any] | None = None, message_sv: str | None = None) -> Finding:
+            return Finding(control=info.id, target=target.id, status=status, message=message, severity=info.severity, family=info.family, facts=ids, details=dict(details or {}), reason=reason, message_sv=message_sv)
 
         for f in needed:
             if f.status == "error":
@@ -382,7 +399,7 @@ class Runner:
         if not isinstance(outcome, Outcome) or outcome.status not in (Status.PASS, Status.FAIL, Status.SKIPPED, Status.ERROR):
             return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} returned {outcome!r} instead of passed()/failed()/skipped()/unverified()", Reason.BUG.value)
         reason = outcome.reason or (Reason.NOT_APPLICABLE.value if outcome.status is Status.SKIPPED else None)
-        return finding(outcome.status, outcome.message, reason, outcome.details)
+        return finding(outcome.status, outcome.message, reason, outcome.details, outcome.message_sv)
 
     def _unfinished(self, plan: TargetPlan) -> tuple[list[Fact], list[Finding]]:
         exc = CollectError(Reason.INTERRUPTED, "the run was interrupted before this target was audited")

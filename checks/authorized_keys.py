@@ -170,6 +170,12 @@ def _normalise(fp: str) -> str:
     "ACCESS-ROOT-AUTHORIZED-KEYS", family="access", kinds=("server",), severity="high", facts=("ssh.root_authorized_keys",),
     references=("GDPR Art. 32(1)(b)", "NIST IR 7966 (SSH access management)", "CIS Controls v8 5.4, 6.1"),
     title="Only declared SSH keys can log in as root",
+    title_sv="Bara deklarerade SSH-nycklar kan logga in som root",
+    rationale_sv="En nyckel i roots authorized_keys är en stående root-inloggning som överlever lösenordsbyten och personal som slutar; 'starkt begränsad' åtkomst innebär att varje sådan nyckel är känd, har en ägare och är angiven, och att bortglömda eller planterade nycklar upptäcks.",
+    remediation="Remove every key from root's authorized_keys that is not needed, and declare the fingerprints of the rest as authorized_root_keys in the inventory.",
+    remediation_sv="Ta bort alla nycklar i roots authorized_keys som inte behövs och ange fingeravtrycken för de övriga som authorized_root_keys i inventariet.",
+    plain="{n} server(s) let undeclared SSH keys log in as root",
+    plain_sv="{n} server(ar) släpper in root med SSH-nycklar som inte är angivna",
     rationale="A key in root's authorized_keys is a standing root login that survives password changes and staff leaving; "
     "'strongly restricted' access means every such key is known, owned and declared, and forgotten or planted keys are found.",
 )

@@ -226,6 +226,12 @@ _S3_REFS = ("GDPR Art. 32(1)(b)", "GDPR Art. 5(1)(f)", "CIS AWS Foundations 2.1.
     "ACCESS-AWS-S3-PUBLIC-ACCESS-BLOCK", **_ACCESS, severity="high", facts=("s3.account_public_access_block", "s3.public_access_block"),
     references=_S3_REFS,
     title="S3 Block Public Access is on for every bucket (account or bucket level)",
+    title_sv="S3 Block Public Access är påslaget för alla buckets (på konto- eller bucketnivå)",
+    rationale_sv="Block Public Access får S3 att vägra och bortse från publika ACL:er och policyer, så att en enda slarvig behörighet inte kan publicera personuppgifter; alla fyra inställningarna måste gälla, på kontonivå eller på bucketen.",
+    remediation="Turn on all four S3 Block Public Access settings at account level (or on each bucket).",
+    remediation_sv="Slå på alla fyra inställningarna för S3 Block Public Access på kontonivå (eller på varje bucket).",
+    plain="{n} AWS account(s) have S3 buckets without Block Public Access",
+    plain_sv="{n} AWS-konto(n) har S3-buckets utan Block Public Access",
     rationale="Block Public Access makes S3 refuse and ignore public ACLs and policies, so one careless grant cannot publish personal data; "
     "all four settings must be in force, at account level or on the bucket.",
 )
@@ -243,6 +249,12 @@ def s3_public_access_block_on(facts: Mapping[str, Any], params: Mapping[str, Any
 @control(
     "ACCESS-AWS-S3-PUBLIC-ACL", **_ACCESS, severity="high", facts=("s3.bucket_acls",), references=_S3_REFS,
     title="No S3 bucket ACL grants access to everyone or to any AWS account",
+    title_sv="Ingen S3-bucket ger alla, eller vilket AWS-konto som helst, åtkomst genom sin ACL",
+    rationale_sv="En ACL-behörighet för AllUsers publicerar bucketen; en för AuthenticatedUsers öppnar den för alla AWS-kunder. Ingen av dem är 'starkt begränsad' åtkomst.",
+    remediation="Remove the AllUsers and AuthenticatedUsers grants from the bucket ACLs, or set Object Ownership to 'bucket owner enforced' so that ACLs are ignored.",
+    remediation_sv="Ta bort behörigheterna för AllUsers och AuthenticatedUsers ur bucketarnas ACL:er, eller sätt Object Ownership till 'bucket owner enforced' så att ACL:er inte används.",
+    plain="{n} AWS account(s) have S3 buckets whose ACL lets everyone in",
+    plain_sv="{n} AWS-konto(n) har S3-buckets vars ACL släpper in vem som helst",
     rationale="An ACL grant to AllUsers publishes the bucket; one to AuthenticatedUsers opens it to every AWS customer. Neither is 'strongly restricted' access.",
 )
 def s3_public_acl(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -256,6 +268,12 @@ def s3_public_acl(facts: Mapping[str, Any], params: Mapping[str, Any], target: T
 @control(
     "ACCESS-AWS-S3-PUBLIC-POLICY", **_ACCESS, severity="high", facts=("s3.bucket_policies",), references=_S3_REFS,
     title="No S3 bucket policy allows anyone in without a restricting condition",
+    title_sv="Ingen S3-bucketpolicy släpper in vem som helst utan ett begränsande villkor",
+    rationale_sv="En sats i en bucketpolicy som tillåter Principal \"*\" utan villkor om nätverk, organisation eller konto låter vem som helst på internet utföra dess åtgärder på bucketen.",
+    remediation="Restrict every bucket policy statement with Principal \"*\" by a condition on source network, organisation or account, or name the principals instead.",
+    remediation_sv="Begränsa varje sats med Principal \"*\" i bucketpolicyerna med ett villkor om nätverk, organisation eller konto, eller ange de behöriga uttryckligen.",
+    plain="{n} AWS account(s) have S3 bucket policies that let anyone in",
+    plain_sv="{n} AWS-konto(n) har S3-bucketpolicyer som släpper in vem som helst",
     rationale="A bucket policy statement allowing Principal \"*\" with no condition on source network, organisation or account lets anyone on the internet "
     "perform its actions on the bucket.",
 )
@@ -278,6 +296,12 @@ def s3_public_policy(facts: Mapping[str, Any], params: Mapping[str, Any], target
     "ACCESS-AWS-SG-OPEN-ADMIN-PORTS", **_ACCESS, severity="high", facts=("ec2.security_groups",), params=("admin_ingress_ports", "restricted_ports"),
     references=("GDPR Art. 32(1)(b)", "CIS AWS Foundations 5.2", "CIS AWS Foundations 5.3"),
     title="No security group opens SSH, RDP, database or admin ports to the whole internet",
+    title_sv="Ingen säkerhetsgrupp öppnar SSH, RDP, databas- eller administrationsportar mot hela internet",
+    rationale_sv="En regel i en säkerhetsgrupp från 0.0.0.0/0 eller ::/0 på en administrations- eller databasport exponerar den för varje skanner på internet; åtkomsten måste komma från kända nätverk.",
+    remediation="Limit the security group rules for SSH, RDP, database and admin ports to known networks (a VPN, a bastion or office addresses).",
+    remediation_sv="Begränsa säkerhetsgruppernas regler för SSH-, RDP-, databas- och administrationsportar till kända nätverk (VPN, bastionvärd eller kontorets adresser).",
+    plain="{n} AWS account(s) open SSH, RDP, database or admin ports to the whole internet",
+    plain_sv="{n} AWS-konto(n) öppnar SSH-, RDP-, databas- eller administrationsportar mot hela internet",
     rationale="A security group rule from 0.0.0.0/0 or ::/0 on an administration or database port exposes it to every scanner on the internet; "
     "access must come from known networks only.",
 )
@@ -304,6 +328,12 @@ def security_group_admin_ports(facts: Mapping[str, Any], params: Mapping[str, An
     "ACCESS-AWS-RDS-PUBLIC", **_ACCESS, severity="high", facts=("rds.instances",),
     references=("GDPR Art. 32(1)(b)", "CIS AWS Foundations 2.3.3"),
     title="No RDS database is publicly accessible",
+    title_sv="Ingen RDS-databas är åtkomlig från internet",
+    rationale_sv="PubliclyAccessible ger databasen en publik adress; tillsammans med en öppen säkerhetsgrupp kan den nås från internet, raka motsatsen till 'inga databaser öppna mot internet'.",
+    remediation="Turn off PubliclyAccessible on the RDS databases and reach them from inside the VPC.",
+    remediation_sv="Stäng av PubliclyAccessible på RDS-databaserna och nå dem inifrån VPC:n.",
+    plain="{n} AWS account(s) have publicly accessible RDS databases",
+    plain_sv="{n} AWS-konto(n) har RDS-databaser som är åtkomliga från internet",
     rationale="PubliclyAccessible gives a database a public address; together with an open security group it is reachable from the internet, "
     "the opposite of 'no databases open to the internet'.",
 )
@@ -323,6 +353,12 @@ _ENCRYPTION_REFS = ("GDPR Art. 32(1)(a)", "GDPR Art. 34(3)(a)")
     "ACCESS-AWS-S3-ENCRYPTION", **_ACCESS, severity="medium", facts=("s3.bucket_encryption",),
     references=(*_ENCRYPTION_REFS, "CIS AWS Foundations 2.1.1"),
     title="Every S3 bucket encrypts objects at rest by default",
+    title_sv="Alla S3-buckets krypterar lagrade objekt som standard",
+    rationale_sv="Kryptering av lagrade data är en av de åtgärder som art. 32.1 a nämner; en bucket utan standardkryptering kan lagra personuppgifter okrypterat på AWS diskar.",
+    remediation="Turn on default encryption (SSE-S3 or SSE-KMS) on every S3 bucket.",
+    remediation_sv="Slå på standardkryptering (SSE-S3 eller SSE-KMS) på varje S3-bucket.",
+    plain="{n} AWS account(s) have S3 buckets without default encryption",
+    plain_sv="{n} AWS-konto(n) har S3-buckets utan standardkryptering",
     rationale="Encryption at rest is one of the measures Art. 32(1)(a) names; a bucket without default encryption may store personal data in clear on AWS's disks.",
 )
 def s3_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -336,6 +372,12 @@ def s3_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: Ta
     "ACCESS-AWS-EBS-ENCRYPTION", **_ACCESS, severity="medium", facts=("ec2.volumes",),
     references=(*_ENCRYPTION_REFS, "CIS AWS Foundations 2.2.1"),
     title="Every EBS volume is encrypted",
+    title_sv="Alla EBS-volymer är krypterade",
+    rationale_sv="En volym lagrar allt som dess instans skriver, databaser och säkerhetskopior inräknade; okrypterad innehåller den, och dess ögonblicksbilder, personuppgifter i klartext.",
+    remediation="Turn on EBS encryption by default, and replace each unencrypted volume with an encrypted copy of its snapshot.",
+    remediation_sv="Slå på EBS-kryptering som standard och ersätt varje okrypterad volym med en krypterad kopia av dess ögonblicksbild.",
+    plain="{n} AWS account(s) have unencrypted EBS volumes",
+    plain_sv="{n} AWS-konto(n) har okrypterade EBS-volymer",
     rationale="A volume stores whatever its instance writes, databases and backups included; unencrypted, its snapshots and disks hold personal data in clear.",
 )
 def ebs_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -351,6 +393,12 @@ def ebs_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: T
     "ACCESS-AWS-RDS-ENCRYPTION", **_ACCESS, severity="medium", facts=("rds.instances",),
     references=(*_ENCRYPTION_REFS, "CIS AWS Foundations 2.3.1"),
     title="Every RDS database encrypts its storage",
+    title_sv="Alla RDS-databaser krypterar sin lagring",
+    rationale_sv="StorageEncrypted skyddar databasfilerna, de automatiska säkerhetskopiorna, läsrepliker och ögonblicksbilder; det kan bara väljas när databasen skapas.",
+    remediation="Restore each unencrypted RDS database from an encrypted copy of its snapshot and retire the old one.",
+    remediation_sv="Återställ varje okrypterad RDS-databas från en krypterad kopia av dess ögonblicksbild och avveckla den gamla.",
+    plain="{n} AWS account(s) have RDS databases with unencrypted storage",
+    plain_sv="{n} AWS-konto(n) har RDS-databaser med okrypterad lagring",
     rationale="StorageEncrypted protects the database files, its automated backups, read replicas and snapshots; it can only be chosen when the database is created.",
 )
 def rds_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:

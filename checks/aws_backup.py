@@ -202,6 +202,12 @@ def _whole_bucket_rules(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     "BACKUP-AWS-S3-LIFECYCLE", **_RETENTION, facts=("s3.retention_config",), params=("backup_max_age_days",),
     references=("GDPR Art. 5(1)(e)", "GDPR Art. 17"),
     title="S3 backup buckets expire every object, and every old version, within the backup schedule",
+    title_sv="S3-buckets för säkerhetskopior låter varje objekt, och varje gammal version, gå ut inom schemat för säkerhetskopior",
+    rationale_sv="Säkerhetskopior av raderade kunduppgifter ska 'tas bort enligt vårt schema för säkerhetskopior'. I S3 är det en livscykelregel för hela bucketen; med versionshantering ligger ett utgånget objekt kvar som äldre version tills även den går ut, och Object Lock kan förbjuda att det raderas alls.",
+    remediation="Add a lifecycle rule to each backup bucket that expires current and noncurrent versions within the schedule's maximum age.",
+    remediation_sv="Lägg till en livscykelregel i varje backup-bucket som låter aktuella och äldre versioner gå ut inom schemats längsta lagringstid.",
+    plain="{n} AWS account(s) or backup(s) keep S3 objects longer than the backup schedule allows",
+    plain_sv="{n} AWS-konto(n) eller backupmål behåller S3-objekt längre än schemat för säkerhetskopior tillåter",
     rationale="Backups of deleted customer data must be 'removed according to our backup schedule'. In S3 that is a lifecycle rule on the whole bucket; "
     "with versioning on, an expired object lingers as a noncurrent version until it expires too, and Object Lock can forbid deleting it at all.",
 )
@@ -264,6 +270,12 @@ def _backup_summary(config: Mapping[str, Any]) -> str:
     "BACKUP-AWS-S3-OLDEST-OBJECT", **_RETENTION, facts=("s3.object_versions",), params=("backup_max_age_days",),
     references=("GDPR Art. 5(1)(e)", "GDPR Art. 17"),
     title="No object version in an S3 backup bucket is older than the backup schedule allows",
+    title_sv="Ingen objektversion i en S3-bucket för säkerhetskopior är äldre än schemat tillåter",
+    rationale_sv="En livscykelregel säger vad som borde hända; objekten som finns säger vad som faktiskt hände. Varje version, aktuell eller äldre, som är äldre än schemats längsta lagringstid behåller personuppgifter längre än vad som utlovats.",
+    remediation="Delete the object versions older than the schedule allows and check that the bucket's lifecycle rule runs.",
+    remediation_sv="Radera de objektversioner som är äldre än schemat tillåter och kontrollera att bucketens livscykelregel verkligen körs.",
+    plain="{n} AWS account(s) or backup(s) hold S3 object versions older than the backup schedule allows",
+    plain_sv="{n} AWS-konto(n) eller backupmål har S3-objektversioner som är äldre än schemat för säkerhetskopior tillåter",
     rationale="A lifecycle rule says what should happen; the objects present say what did. Any version, current or noncurrent, "
     "older than the schedule's maximum age keeps personal data longer than promised.",
 )
@@ -294,6 +306,12 @@ def s3_backup_oldest_object(facts: Mapping[str, Any], params: Mapping[str, Any],
     "BACKUP-AWS-PLAN-RETENTION", family="backup_retention", kinds=("aws",), severity="medium", facts=("aws_backup.plans",), params=("backup_max_age_days",),
     references=("GDPR Art. 5(1)(e)", "GDPR Art. 17"),
     title="AWS Backup plans delete recovery points, and their copies, within the backup schedule",
+    title_sv="AWS Backup-planer raderar återställningspunkter, och kopiorna av dem, inom schemat för säkerhetskopior",
+    rationale_sv="En backupregel utan DeleteAfterDays behåller återställningspunkter för alltid; en kopieringsåtgärd har sin egen livscykel. Båda måste radera inom schemats längsta lagringstid.",
+    remediation="Set DeleteAfterDays on every backup rule and on every copy action, within the schedule's maximum age.",
+    remediation_sv="Ange DeleteAfterDays på varje backupregel och varje kopieringsåtgärd, inom schemats längsta lagringstid.",
+    plain="{n} AWS account(s) have backup plans that keep recovery points longer than the schedule allows",
+    plain_sv="{n} AWS-konto(n) har backupplaner som behåller återställningspunkter längre än schemat tillåter",
     rationale="A backup rule without DeleteAfterDays keeps recovery points forever; a copy action has its own lifecycle. "
     "Both must delete within the schedule's maximum age.",
 )
@@ -325,6 +343,12 @@ def backup_plan_retention(facts: Mapping[str, Any], params: Mapping[str, Any], t
     "BACKUP-AWS-BOOKKEEPING-RETENTION", **_RETENTION, facts=("s3.retention_config",), params=("bookkeeping_min_retention_years",),
     references=("Bokföringslagen (1999:1078) 7 kap. 2 §", "GDPR Art. 6(1)(c)"),
     title="Nothing in an S3 bookkeeping bucket expires before the legal minimum retention",
+    title_sv="Inget i en S3-bucket för bokföring raderas före den lagstadgade minsta lagringstiden",
+    rationale_sv="Uppgifter som sparas på grund av en rättslig förpliktelse (transaktioner: sju år i Sverige) får inte raderas tidigare: ingen livscykelregel får låta dem, eller deras tidigare versioner, gå ut tidigare, och en standardlagringstid i Object Lock måste, där den används, täcka hela perioden.",
+    remediation="Change the lifecycle rules (and any Object Lock default retention) of the bookkeeping buckets so that nothing expires before the legal minimum retention.",
+    remediation_sv="Ändra livscykelreglerna (och en eventuell standardlagringstid i Object Lock) för bokföringsbucketarna så att inget går ut före den lagstadgade minsta lagringstiden.",
+    plain="{n} AWS account(s) or backup(s) may delete bookkeeping records before the legal minimum retention",
+    plain_sv="{n} AWS-konto(n) eller backupmål kan radera bokföringsunderlag före den lagstadgade minsta lagringstiden",
     rationale="Records kept for a legal obligation (transactions: 7 years in Sweden) must not be deleted earlier: no lifecycle rule may expire them, "
     "or their previous versions, sooner, and an Object Lock default retention, where used, must cover the whole period.",
 )

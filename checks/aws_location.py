@@ -411,6 +411,12 @@ _LOCATION = dict(family="data_location", kinds=("aws",), severity="high", params
 @control(
     "DATA-AWS-S3-BUCKET-REGION", **_LOCATION, facts=("s3.bucket_regions",),
     title="S3 buckets are in allowed regions",
+    title_sv="S3-buckets finns i tillåtna regioner",
+    rationale_sv="En buckets region är platsen där dess objekt lagras; en bucket utanför de tillåtna regionerna flyttar personuppgifter till ett tredjeland.",
+    remediation="Move the data of each bucket outside the allowed regions to a bucket in an allowed region, then delete the old bucket.",
+    remediation_sv="Flytta data från varje bucket utanför de tillåtna regionerna till en bucket i en tillåten region och radera sedan den gamla bucketen.",
+    plain="{n} AWS account(s) have S3 buckets outside the allowed regions",
+    plain_sv="{n} AWS-konto(n) har S3-buckets utanför de tillåtna regionerna",
     rationale="A bucket's region is where its objects are stored; a bucket outside the allowed regions moves personal data to a third country.",
 )
 def s3_bucket_region_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -425,6 +431,12 @@ def s3_bucket_region_allowed(facts: Mapping[str, Any], params: Mapping[str, Any]
 @control(
     "DATA-AWS-S3-REPLICATION", **_LOCATION, facts=("s3.replication",),
     title="S3 replication copies data only to buckets in allowed regions",
+    title_sv="S3-replikering kopierar bara data till buckets i tillåtna regioner",
+    rationale_sv="Replikeringsregler kopierar varje nytt objekt till en annan bucket, kanske i en annan region eller ett annat konto: kopian måste också stanna i tillåtna regioner.",
+    remediation="Change or remove the replication rules whose destination bucket is outside the allowed regions.",
+    remediation_sv="Ändra eller ta bort de replikeringsregler vars målbucket ligger utanför de tillåtna regionerna.",
+    plain="{n} AWS account(s) replicate S3 data to regions that are not allowed",
+    plain_sv="{n} AWS-konto(n) replikerar S3-data till regioner som inte är tillåtna",
     rationale="Replication rules copy every new object to another bucket, possibly in another region or account: the copy must stay in allowed regions too.",
 )
 def s3_replication_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -446,6 +458,12 @@ def s3_replication_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], 
 @control(
     "DATA-AWS-EC2-LOCATION", **_LOCATION, facts=("ec2.instances", "ec2.volumes", "ec2.snapshots"),
     title="EC2 instances, EBS volumes and EBS snapshots are in allowed regions",
+    title_sv="EC2-instanser, EBS-volymer och EBS-ögonblicksbilder finns i tillåtna regioner",
+    rationale_sv="Instanser behandlar data, volymer lagrar dem och ögonblicksbilder (även kopior till andra regioner) behåller kopior av dem; var och en utanför de tillåtna regionerna innebär personuppgifter i ett tredjeland.",
+    remediation="Move or delete the instances, volumes and snapshots outside the allowed regions.",
+    remediation_sv="Flytta eller radera de instanser, volymer och ögonblicksbilder som finns utanför de tillåtna regionerna.",
+    plain="{n} AWS account(s) have EC2 instances, volumes or snapshots outside the allowed regions",
+    plain_sv="{n} AWS-konto(n) har EC2-instanser, volymer eller ögonblicksbilder utanför de tillåtna regionerna",
     rationale="Instances process data, volumes store it and snapshots (including copies made to other regions) keep copies of it; "
     "each one outside the allowed regions is personal data in a third country.",
 )
@@ -463,6 +481,12 @@ def ec2_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], ta
 @control(
     "DATA-AWS-RDS-LOCATION", **_LOCATION, facts=("rds.instances", "rds.snapshots", "rds.automated_backups"),
     title="RDS databases, their snapshots and automated backups (and their replication) are in allowed regions",
+    title_sv="RDS-databaser, deras ögonblicksbilder och automatiska säkerhetskopior (och deras replikering) finns i tillåtna regioner",
+    rationale_sv="En databas, varje ögonblicksbild av den (även kopior till andra regioner) och dess automatiska säkerhetskopior, också när de replikeras till en annan region, innehåller personuppgifter där de finns.",
+    remediation="Move or delete the databases, snapshots and replicated automated backups outside the allowed regions.",
+    remediation_sv="Flytta eller radera de databaser, ögonblicksbilder och replikerade automatiska säkerhetskopior som finns utanför de tillåtna regionerna.",
+    plain="{n} AWS account(s) have RDS databases or their backups outside the allowed regions",
+    plain_sv="{n} AWS-konto(n) har RDS-databaser eller deras säkerhetskopior utanför de tillåtna regionerna",
     rationale="A database, each snapshot of it (including cross-region copies) and its automated backups, also when replicated to another region, "
     "hold personal data where they are.",
 )
@@ -491,6 +515,12 @@ def rds_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], ta
 @control(
     "DATA-AWS-BACKUP-LOCATION", **_LOCATION, facts=("aws_backup.vaults", "aws_backup.plans"),
     title="AWS Backup vaults and the copies backup plans make are in allowed regions",
+    title_sv="AWS Backup-valv och kopiorna som backupplanerna gör finns i tillåtna regioner",
+    rationale_sv="Backupvalv innehåller återställningspunkter (kopior av volymer, databaser och filsystem); en plans kopieringsåtgärd skickar varje återställningspunkt till ett annat valv, kanske i en annan region.",
+    remediation="Move the backup vaults, and the destinations of the plans' copy actions, to allowed regions.",
+    remediation_sv="Flytta backupvalven, och målen för planernas kopieringsåtgärder, till tillåtna regioner.",
+    plain="{n} AWS account(s) keep backups in vaults outside the allowed regions",
+    plain_sv="{n} AWS-konto(n) har säkerhetskopior i valv utanför de tillåtna regionerna",
     rationale="Backup vaults hold recovery points (copies of volumes, databases, file systems); a plan's copy action sends each recovery point "
     "to another vault, possibly in another region.",
 )

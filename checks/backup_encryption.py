@@ -158,6 +158,12 @@ def backup_file_formats(ctx: Context) -> dict[str, Any]:
     params=("backup_encrypted_volume_paths",),
     references=("GDPR Art. 32(1)(a)", "GDPR Art. 34(3)(a)", "borg init --encryption", "restic design: encryption"),
     title="Backups are encrypted at rest",
+    title_sv="Säkerhetskopior är krypterade där de lagras",
+    rationale_sv="En säkerhetskopia är en fullständig kopia av personuppgifterna, ofta på en annan värd med andra administratörer. Bara en krypterad kopia förblir skyddad när den värden, en disk eller en ögonblicksbild läcker: borgs lägen 'none' och 'authenticated' och okrypterade dumpfiler kan läsas av alla som kommer åt filerna.",
+    remediation="Encrypt the backups where they are stored (for borg, a repository with repokey or keyfile encryption; for dump files, gpg or age).",
+    remediation_sv="Kryptera säkerhetskopiorna där de lagras (för borg ett arkiv med kryptering repokey eller keyfile, för dumpfiler gpg eller age).",
+    plain="{n} backup location(s) store backups unencrypted",
+    plain_sv="{n} lagringsplats(er) för säkerhetskopior lagrar dem okrypterade",
     rationale="A backup is a complete copy of the personal data, often on another host with other administrators. Only an encrypted copy "
     "stays protected when that host, a disk or a snapshot leaks: borg's 'none' and 'authenticated' modes and plain dump files are readable by anyone who gets the bytes.",
 )

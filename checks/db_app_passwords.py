@@ -157,6 +157,12 @@ def password_columns(ctx: Context) -> list[dict[str, Any]]:
     facts=("db.password_columns",), params=("app_password_schemes_allowed",),
     references=("GDPR Art. 32(1)(a)", "OWASP Password Storage Cheat Sheet", "NIST SP 800-63B 5.1.1.2"),
     title="Application user passwords are stored as slow, salted hashes",
+    title_sv="Applikationens användarlösenord lagras som långsamma, saltade hashar",
+    rationale_sv="Policyerna utlovar envägshashar för lösenord. Osaltade MD5-, SHA-1- och SHA-256-summor knäcks på ett ögonblick med uppslagstabeller och grafikkort, och ett värde som inte har något hashformat kan vara själva lösenordet; bcrypt, argon2, scrypt, PBKDF2 och liknande är byggda för att stå emot det.",
+    remediation="Have the application rehash each user's password with bcrypt, argon2, scrypt or PBKDF2 at the next login, and reset the passwords that are stored in clear.",
+    remediation_sv="Låt applikationen hasha om varje användares lösenord med bcrypt, argon2, scrypt eller PBKDF2 vid nästa inloggning och återställ de lösenord som lagras i klartext.",
+    plain="{n} database(s) store application passwords as weak or no hashes",
+    plain_sv="{n} databas(er) lagrar applikationens lösenord med svaga hashar eller i klartext",
     rationale="The policies promise one-way hash algorithms for passwords. Unsalted MD5/SHA-1/SHA-256 digests are reversed by lookup tables "
     "and GPUs in moments, and a value in no hash format may be the password itself; bcrypt, argon2, scrypt, PBKDF2 and the like are built to resist that.",
 )

@@ -246,6 +246,12 @@ def _login_accounts(accounts: list[Mapping[str, Any]]) -> list[Mapping[str, Any]
     "PWHASH-MYSQL-AUTH-PLUGINS", family="password_hashing", **_DB, severity="high", facts=("mysql.accounts",), params=("mysql_auth_plugins_allowed",),
     references=("GDPR Art. 32(1)(a)", "MySQL 8.0 Reference Manual 8.4.1 Authentication Plugins", "MariaDB docs: Authentication Plugin - ed25519"),
     title="MySQL/MariaDB accounts store passwords with a strong authentication plugin",
+    title_sv="MySQL/MariaDB-konton lagrar lösenord med ett starkt autentiseringsinsticksprogram",
+    rationale_sv="mysql_native_password lagrar SHA1(SHA1(lösenord)) utan salt: lika lösenord får lika hashar, grafikkort provar miljarder per sekund, och hashen räcker i sig för att logga in. caching_sha2_password och ed25519 lagrar saltade former eller publika nycklar som inte har de bristerna.",
+    remediation="Move the accounts to caching_sha2_password (MySQL) or ed25519 (MariaDB) with ALTER USER ... IDENTIFIED WITH.",
+    remediation_sv="Byt kontona till caching_sha2_password (MySQL) eller ed25519 (MariaDB) med ALTER USER ... IDENTIFIED WITH.",
+    plain="{n} database(s) have accounts with a weak password plugin",
+    plain_sv="{n} databas(er) har konton med ett svagt insticksprogram för lösenord",
     rationale="mysql_native_password stores SHA1(SHA1(password)) without salt: identical passwords have identical hashes, GPUs test billions "
     "per second, and the hash itself is enough to log in. caching_sha2_password and ed25519 store salted or public-key forms that are not.",
 )
@@ -274,6 +280,12 @@ def mysql_auth_plugins(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     "PWHASH-MYSQL-EMPTY-PASSWORDS", family="password_hashing", **_DB, severity="critical", facts=("mysql.accounts",),
     references=("GDPR Art. 32(1)(b)", "CIS Oracle MySQL 8.0 Benchmark 7.3", "MariaDB docs: mariadb-secure-installation"),
     title="No MySQL/MariaDB account has an empty password",
+    title_sv="Inget MySQL/MariaDB-konto har tomt lösenord",
+    rationale_sv="Ett konto med ett lösenordsbaserat insticksprogram och en tom autentiseringssträng låter alla som når servern (från de värdar kontot anger) logga in utan lösenord.",
+    remediation="Give each such account a strong password, or drop it if it is not needed.",
+    remediation_sv="Ge varje sådant konto ett starkt lösenord, eller ta bort det om det inte behövs.",
+    plain="{n} database(s) have accounts with an empty password",
+    plain_sv="{n} databas(er) har konton med tomt lösenord",
     rationale="An account with a password-based plugin and an empty authentication string lets anyone who can reach the server "
     "(from the hosts the account names) log in without any password.",
 )
@@ -302,6 +314,12 @@ def _why_wild(a: Mapping[str, Any]) -> str:
     "ACCESS-MYSQL-WILDCARD-HOSTS", family="access", **_DB, severity="high", facts=("mysql.accounts",), params=("mysql_wildcard_accounts_allowed",),
     references=("GDPR Art. 32(1)(b)", "CIS Oracle MySQL 8.0 Benchmark 7.5 and 7.6", "CIS MariaDB Benchmark 7.x", "MySQL 8.0 Reference Manual 6.2.4 Specifying Account Names"),
     title="No MySQL/MariaDB account logs in from a wildcard host or without a user name",
+    title_sv="Inget MySQL/MariaDB-konto loggar in från en jokerteckensvärd eller utan användarnamn",
+    rationale_sv="Ett konto på värden '%' eller ett mönster ('10.%', '%.example.se') tar emot inloggningar från varje adress som mönstret matchar, och ett anonymt konto ('') godtar vilket användarnamn som helst: ett gissat eller läckt lösenord når allt som kontot får läsa, med eller utan globala behörigheter.",
+    remediation="Drop the anonymous accounts and recreate each wildcard account for the exact hosts that need it.",
+    remediation_sv="Ta bort de anonyma kontona och skapa om varje konto med jokertecken för exakt de värdar som behöver det.",
+    plain="{n} database(s) have accounts that log in from any host or without a user name",
+    plain_sv="{n} databas(er) har konton som loggar in från vilken värd som helst eller utan användarnamn",
     rationale="An account at host '%' or a pattern ('10.%', '%.example.se') accepts logins from every address the pattern matches, and an "
     "anonymous account ('') accepts any user name: one guessed or leaked password reaches whatever the account may read, global privileges or not.",
 )
@@ -333,6 +351,12 @@ def mysql_wildcard_hosts(facts: Mapping[str, Any], params: Mapping[str, Any], ta
     "TLS-MYSQL-ACCOUNT-TLS", family="tls", **_DB, severity="high", facts=("mysql.variables", "mysql.accounts"),
     references=("GDPR Art. 32(1)(a)", "MySQL 8.0 Reference Manual 15.7.1.3 CREATE USER: SSL/TLS Options", "MariaDB docs: Securing Connections for Client and Server"),
     title="Every MySQL/MariaDB account that logs in over the network must use TLS",
+    title_sv="Varje MySQL/MariaDB-konto som loggar in över nätet måste använda TLS",
+    rationale_sv="När require_secure_transport är avslaget är det bara kontots egen REQUIRE SSL, X509, ISSUER eller SUBJECT som får servern att neka det en anslutning utan TLS; alla andra kontons frågor, svar och (för äldre insticksprogram) lösenord går okrypterade över nätet.",
+    remediation="Turn on require_secure_transport, or give each network account REQUIRE SSL with ALTER USER.",
+    remediation_sv="Slå på require_secure_transport, eller ge varje konto som loggar in över nätet REQUIRE SSL med ALTER USER.",
+    plain="{n} database(s) have network accounts that may connect without TLS",
+    plain_sv="{n} databas(er) har konton som kan ansluta över nätet utan TLS",
     rationale="With require_secure_transport off, only an account's own REQUIRE SSL, X509, ISSUER or SUBJECT makes the server refuse it a "
     "connection without TLS; any other account's queries, results and (for older plugins) password cross the network in clear text.",
 )
@@ -367,6 +391,12 @@ def mysql_account_tls(facts: Mapping[str, Any], params: Mapping[str, Any], targe
     "ACCESS-MYSQL-BIND-ADDRESS", family="access", **_DB, severity="medium", facts=("mysql.variables",), params=("db_listen_addresses_allowed",),
     references=("GDPR Art. 32(1)(b)", "CIS Oracle MySQL 8.0 Benchmark 9.x", "MariaDB docs: Configuring MariaDB for Remote Client Access"),
     title="MySQL/MariaDB listens only on the addresses the policy allows",
+    title_sv="MySQL/MariaDB lyssnar bara på de adresser som policyn tillåter",
+    rationale_sv="bind_address avgör vilka nätverk som når servern; '*' eller ett tomt värde exponerar den på alla gränssnitt, även de publika.",
+    remediation="Set bind_address to loopback or to the private addresses the policy allows, and restart the server.",
+    remediation_sv="Sätt bind_address till loopback eller till de privata adresser som policyn tillåter och starta om servern.",
+    plain="{n} database(s) listen on addresses the policy does not allow",
+    plain_sv="{n} databas(er) lyssnar på adresser som policyn inte tillåter",
     rationale="bind_address decides which networks can reach the server; '*' or an empty value exposes it on every interface, "
     "public ones included.",
 )
@@ -385,6 +415,12 @@ def mysql_bind_address(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     "TLS-MYSQL-REQUIRE-SECURE-TRANSPORT", family="tls", **_DB, severity="high", facts=("mysql.variables",),
     references=("GDPR Art. 32(1)(a)", "MySQL 8.0 Reference Manual 6.3.1 Configuring MySQL to Use Encrypted Connections", "MariaDB docs: Secure Connections Overview"),
     title="MySQL/MariaDB refuses unencrypted TCP connections (require_secure_transport)",
+    title_sv="MySQL/MariaDB vägrar okrypterade TCP-anslutningar (require_secure_transport)",
+    rationale_sv="Även med TLS konfigurerat kan klienter ansluta utan det om servern inte kräver det; då går frågor, svar med personuppgifter och (för äldre insticksprogram) lösenordsutbyten okrypterade över nätet.",
+    remediation="Set require_secure_transport = ON in the server configuration.",
+    remediation_sv="Sätt require_secure_transport = ON i serverns konfiguration.",
+    plain="{n} database(s) accept unencrypted TCP connections",
+    plain_sv="{n} databas(er) tar emot okrypterade TCP-anslutningar",
     rationale="Even with TLS configured, clients may connect without it unless the server requires it; then queries, "
     "results with personal data and (for older plugins) password exchanges cross the network in clear text.",
 )
@@ -405,6 +441,12 @@ def mysql_require_secure_transport(facts: Mapping[str, Any], params: Mapping[str
     "TLS-MYSQL-SSL", family="tls", **_DB, severity="high", facts=("mysql.variables",),
     references=("GDPR Art. 32(1)(a)", "MySQL 8.0 Reference Manual 6.3.1 Configuring MySQL to Use Encrypted Connections", "MariaDB docs: Securing Connections for Client and Server"),
     title="MySQL/MariaDB has TLS configured",
+    title_sv="MySQL/MariaDB har TLS konfigurerat",
+    rationale_sv="Utan certifikat och nyckel kan servern inte kryptera någon anslutning, vad klienterna än begär.",
+    remediation="Configure a certificate and key (ssl_cert, ssl_key) for the server.",
+    remediation_sv="Konfigurera ett certifikat och en nyckel (ssl_cert, ssl_key) för servern.",
+    plain="{n} database(s) have no TLS configured",
+    plain_sv="{n} databas(er) saknar TLS-konfiguration",
     rationale="Without a certificate and key the server cannot encrypt any connection, whatever the clients ask for.",
 )
 def mysql_ssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:

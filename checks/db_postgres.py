@@ -382,6 +382,12 @@ CLEAR_TYPES = ("host", "hostnossl", "hostnogssenc")  # line types that admit a T
     "PWHASH-PG-PASSWORD-ENCRYPTION", family="password_hashing", **_DB, severity="high", facts=("postgres.settings",),
     references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 21.5 Password Authentication", "CIS PostgreSQL Benchmark 3.1"),
     title="PostgreSQL hashes new passwords with SCRAM-SHA-256",
+    title_sv="PostgreSQL hashar nya lösenord med SCRAM-SHA-256",
+    rationale_sv="password_encryption avgör hur varje lösenord som sätts från och med nu lagras. md5 lagrar en MD5 av lösenord och användarnamn, utan hemligt salt, som fungerar som ett lösenord i sig (pass-the-hash) och knäcks snabbt; SCRAM-SHA-256 är saltat, itererat och kan aldrig spelas upp igen.",
+    remediation="Set password_encryption = 'scram-sha-256' in postgresql.conf and reload the server.",
+    remediation_sv="Sätt password_encryption = 'scram-sha-256' i postgresql.conf och ladda om konfigurationen.",
+    plain="{n} database(s) hash new passwords with md5",
+    plain_sv="{n} databas(er) hashar nya lösenord med md5",
     rationale="password_encryption decides how every password set from now on is stored. md5 stores an unsalted-by-secret MD5 of password and "
     "user name that works as a password itself (pass-the-hash) and is cracked quickly; SCRAM-SHA-256 is salted, iterated and never replayable.",
 )
@@ -404,6 +410,12 @@ def pg_password_encryption(facts: Mapping[str, Any], params: Mapping[str, Any], 
     "PWHASH-PG-ROLE-PASSWORDS", family="password_hashing", **_DB, severity="high", facts=("postgres.role_passwords",),
     references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 21.5 Password Authentication", "OWASP Password Storage Cheat Sheet"),
     title="Every PostgreSQL login role's password is stored as SCRAM-SHA-256",
+    title_sv="Varje PostgreSQL-roll med inloggning har sitt lösenord lagrat som SCRAM-SHA-256",
+    rationale_sv="En ändrad password_encryption hashar inte om lagrade lösenord: roller behåller md5-verifierare (eller, efter gamla uppgraderingar, klartext) tills lösenordet sätts på nytt. En roll utan lagrat lösenord (den paketerade superanvändaren postgres, tjänsteroller med bara peer) kan inte alls logga in med lösenord: den listas men bedöms inte; pg_hba:s metoder avgör hur den loggar in.",
+    remediation="Set each listed role's password again (with password_encryption = 'scram-sha-256'), so that it is stored as SCRAM-SHA-256.",
+    remediation_sv="Sätt lösenordet på nytt för varje listad roll (med password_encryption = 'scram-sha-256') så att det lagras som SCRAM-SHA-256.",
+    plain="{n} database(s) have login roles whose password is stored as md5 or in clear",
+    plain_sv="{n} databas(er) har inloggningsroller vars lösenord lagras som md5 eller i klartext",
     rationale="Changing password_encryption does not rehash stored passwords: roles keep md5 verifiers (or, after old upgrades, plaintext) "
     "until their password is set again. A role without a stored password (the packaged postgres superuser, peer-only service roles) "
     "cannot log in with a password at all: it is listed, not judged; pg_hba's methods decide how it logs in.",
@@ -437,6 +449,12 @@ def _scheme_words(scheme: str) -> str:
     "TLS-PG-SSL", family="tls", **_DB, severity="high", facts=("postgres.settings",),
     references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 19.9 Secure TCP/IP Connections with SSL"),
     title="PostgreSQL has TLS turned on",
+    title_sv="PostgreSQL har TLS påslaget",
+    rationale_sv="Med ssl avslaget kan servern inte kryptera någon anslutning: lösenord (för metoderna md5 och password) och varje rad med personuppgifter går okrypterade över nätet.",
+    remediation="Set ssl = on with a certificate and key in postgresql.conf and reload the server.",
+    remediation_sv="Sätt ssl = on med certifikat och nyckel i postgresql.conf och ladda om konfigurationen.",
+    plain="{n} database(s) have TLS turned off",
+    plain_sv="{n} databas(er) har TLS avslaget",
     rationale="With ssl off the server cannot encrypt any connection: passwords (for md5/password methods) and every row of personal data "
     "cross the network in clear text.",
 )
@@ -454,6 +472,12 @@ def pg_ssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) 
     "TLS-PG-HBA-HOSTSSL", family="tls", **_DB, severity="high", facts=("postgres.hba_rules",),
     references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 21.1 The pg_hba.conf File"),
     title="PostgreSQL accepts non-local connections only over TLS (hostssl)",
+    title_sv="PostgreSQL tar bara emot icke-lokala anslutningar över TLS (hostssl)",
+    rationale_sv="En rad av typen 'host' eller 'hostnossl' låter en klient från en annan maskin ansluta okrypterat även när ssl är påslaget; bara rader av typen 'hostssl' (eller GSSAPI-krypterade 'hostgssenc') gör TLS till ett krav.",
+    remediation="Change the 'host' and 'hostnossl' lines for non-local addresses in pg_hba.conf to 'hostssl'.",
+    remediation_sv="Ändra raderna 'host' och 'hostnossl' för icke-lokala adresser i pg_hba.conf till 'hostssl'.",
+    plain="{n} database(s) accept non-local connections without TLS",
+    plain_sv="{n} databas(er) tar emot icke-lokala anslutningar utan TLS",
     rationale="A 'host' or 'hostnossl' line lets a client from another machine connect without encryption even when ssl is on; "
     "only 'hostssl' lines (or GSSAPI-encrypted 'hostgssenc') make TLS a requirement.",
 )
@@ -479,6 +503,12 @@ def pg_hba_hostssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     "ACCESS-PG-HBA-TRUST", family="access", **_DB, severity="critical", facts=("postgres.hba_rules",), params=("pg_hba_local_trust_roles_allowed",),
     references=("GDPR Art. 32(1)(b)", "PostgreSQL docs 21.4 Trust Authentication", "CIS PostgreSQL Benchmark 4.3"),
     title="PostgreSQL lets no one in without authentication (trust)",
+    title_sv="PostgreSQL släpper inte in någon utan autentisering (trust)",
+    rationale_sv="'trust' låter alla som når raden logga in som vilken roll den anger som helst, superanvändare inräknade, helt utan lösenord. På en host-rad gäller det varje process på de maskiner som adressen täcker, loopback inräknat: en komprometterad webbapplikation eller vilken skalanvändare som helst väljer själv roll. Bara en unix-socket-rad för roller som policyn anger kan vara godtagbar.",
+    remediation="Replace 'trust' in pg_hba.conf by scram-sha-256 (or peer on local socket lines).",
+    remediation_sv="Ersätt 'trust' i pg_hba.conf med scram-sha-256 (eller peer på rader för lokala socketar).",
+    plain="{n} database(s) let clients in without authentication (trust)",
+    plain_sv="{n} databas(er) släpper in klienter utan autentisering (trust)",
     rationale="'trust' lets anyone who reaches the line log in as any role it names, superusers included, with no password at all. On a host line "
     "that is every process of the machines the address covers, loopback included: a compromised web application or any shell user names the role "
     "it wants. Only a unix-socket line for roles the policy names can be tolerable.",
@@ -509,6 +539,12 @@ def _roles_named(rule: Mapping[str, Any]) -> str:
     "TLS-PG-ROLE-TLS", family="tls", **_DB, severity="high", facts=("postgres.hba_rules", "postgres.roles"),
     references=("GDPR Art. 32(1)(a)", "PostgreSQL docs 21.1 The pg_hba.conf File", "PostgreSQL docs 19.9 Secure TCP/IP Connections with SSL"),
     title="No PostgreSQL login role can connect over the network without TLS",
+    title_sv="Ingen PostgreSQL-roll med inloggning kan ansluta över nätet utan TLS",
+    rationale_sv="Varje rolls sessioner är precis så privata som den pg_hba-rad som släpper in den: en rad av typen 'host' eller 'hostnossl' som gäller en annan maskin släpper in rollen okrypterat, och dess frågor, svar och (för lösenordsmetoder) lösenord går okrypterade över nätet.",
+    remediation="Change the pg_hba.conf lines that admit these roles from other machines to 'hostssl'.",
+    remediation_sv="Ändra de rader i pg_hba.conf som släpper in rollerna från andra maskiner till 'hostssl'.",
+    plain="{n} database(s) have login roles that can connect over the network without TLS",
+    plain_sv="{n} databas(er) har inloggningsroller som kan ansluta över nätet utan TLS",
     rationale="Each role's sessions are as private as the pg_hba line that lets it in: a 'host' or 'hostnossl' line in force for another "
     "machine admits that role without encryption, and its queries, results and (for password methods) password cross the network in clear text.",
 )
@@ -564,6 +600,12 @@ def _members(roles: list[Mapping[str, Any]]) -> dict[str, set[str]]:
     "ACCESS-PG-HBA-OPEN", family="access", **_DB, severity="high", facts=("postgres.hba_rules",), params=("pg_hba_open_to_all_allowed",),
     references=("GDPR Art. 32(1)(b)", "PostgreSQL docs 21.1 The pg_hba.conf File", "CIS PostgreSQL Benchmark 4.3"),
     title="PostgreSQL does not accept logins from any address on the internet",
+    title_sv="PostgreSQL tar inte emot inloggningar från vilken adress som helst på internet",
+    rationale_sv="En rad med 0.0.0.0/0, ::/0 eller 'all' låter hela internet prova lösenord mot databasen; 'starkt begränsad' åtkomst till personuppgifter anger de nätverk som behöver den.",
+    remediation="Replace the 0.0.0.0/0, ::/0 and 'all' addresses in pg_hba.conf by the networks that need access.",
+    remediation_sv="Ersätt adresserna 0.0.0.0/0, ::/0 och 'all' i pg_hba.conf med de nätverk som behöver åtkomst.",
+    plain="{n} database(s) accept logins from any address on the internet",
+    plain_sv="{n} databas(er) tar emot inloggningar från vilken adress som helst på internet",
     rationale="A 0.0.0.0/0, ::/0 or 'all' line lets the whole internet try passwords against the database; access to personal data "
     "that is 'strongly restricted' names the networks that need it.",
 )
@@ -589,6 +631,12 @@ def pg_hba_open(facts: Mapping[str, Any], params: Mapping[str, Any], target: Tar
     "ACCESS-PG-LISTEN-ADDRESSES", family="access", **_DB, severity="medium", facts=("postgres.settings",), params=("db_listen_addresses_allowed",),
     references=("GDPR Art. 32(1)(b)", "PostgreSQL docs 20.3 Connections and Authentication", "CIS PostgreSQL Benchmark 3.1.x"),
     title="PostgreSQL listens only on the addresses the policy allows",
+    title_sv="PostgreSQL lyssnar bara på de adresser som policyn tillåter",
+    rationale_sv="listen_addresses avgör vilka nätverk som över huvud taget når servern; '*' exponerar den på alla gränssnitt, även de publika, så att pg_hba blir det enda skyddet.",
+    remediation="Set listen_addresses to localhost or to the private addresses the policy allows, and restart the server.",
+    remediation_sv="Sätt listen_addresses till localhost eller till de privata adresser som policyn tillåter och starta om servern.",
+    plain="{n} database(s) listen on addresses the policy does not allow",
+    plain_sv="{n} databas(er) lyssnar på adresser som policyn inte tillåter",
     rationale="listen_addresses decides which networks can reach the server at all; '*' exposes it on every interface, "
     "public ones included, leaving pg_hba as the only barrier.",
 )
@@ -602,6 +650,12 @@ def pg_listen_addresses(facts: Mapping[str, Any], params: Mapping[str, Any], tar
     "ACCESS-PG-SUPERUSERS", family="access", **_DB, severity="medium", facts=("postgres.roles",), params=("pg_superusers_allowed",),
     references=("GDPR Art. 32(1)(b)", "CIS PostgreSQL Benchmark 4.2", "PostgreSQL docs 22.2 Role Attributes"),
     title="Only the expected PostgreSQL superusers can log in",
+    title_sv="Bara de förväntade superanvändarna i PostgreSQL kan logga in",
+    rationale_sv="En superanvändare går förbi varje behörighetskontroll, kan läsa varje tabell och köra program som serverns systemanvändare; varje superanvändare som kan logga in är en huvudnyckel till uppgifterna och måste vara känd, och de ska vara få.",
+    remediation="Remove SUPERUSER (or LOGIN) from the unexpected roles, or declare them in the policy if they are needed.",
+    remediation_sv="Ta bort SUPERUSER (eller LOGIN) från de oväntade rollerna, eller ange dem i policyn om de behövs.",
+    plain="{n} database(s) have unexpected superusers that can log in",
+    plain_sv="{n} databas(er) har oväntade superanvändare som kan logga in",
     rationale="A superuser bypasses every permission check, can read every table and run programs as the server's OS user; "
     "each superuser that can log in is a complete key to the data and must be known and few.",
 )

@@ -189,6 +189,12 @@ _ACCESS = dict(family="access", kinds=("server",))
     "ACCESS-SHADOW-PERMISSIONS", **_ACCESS, severity="high", facts=("files.system_permissions",),
     references=("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 6.1.3"),
     title="Password hash files are readable only by root (and the shadow group)",
+    title_sv="Filer med lösenordshashar kan bara läsas av root (och gruppen shadow)",
+    rationale_sv="/etc/shadow och /etc/gshadow innehåller lösenordshasharna för alla konton; om andra användare kan läsa dem kan hasharna knäckas i lugn och ro på annat håll.",
+    remediation="Set /etc/shadow and /etc/gshadow to owner root, group shadow (or root) and mode 0640 or stricter.",
+    remediation_sv="Ge /etc/shadow och /etc/gshadow ägaren root, gruppen shadow (eller root) och rättigheterna 0640 eller strängare.",
+    plain="{n} server(s) let other users read password hash files",
+    plain_sv="{n} server(ar) låter andra användare läsa filer med lösenordshashar",
     rationale="/etc/shadow and /etc/gshadow hold the password hashes of every account; if other users can read them, hashes can be cracked offline.",
 )
 def shadow_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -217,6 +223,12 @@ def shadow_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     "ACCESS-PRIVATE-KEY-PERMISSIONS", **_ACCESS, severity="high", facts=("files.key_listing",),
     references=("GDPR Art. 32(1)(a)", "CIS Distribution Independent Linux 5.2.2"),
     title="Private keys are not readable by other users",
+    title_sv="Privata nycklar kan inte läsas av andra användare",
+    rationale_sv="En privat TLS- eller SSH-nyckel som alla lokala användare kan läsa låter vem som helst av dem utge sig för att vara servern eller dekryptera inspelad trafik.",
+    remediation="Make each listed private key readable only by its owner (mode 0600, or 0640 for the service's group).",
+    remediation_sv="Gör varje listad privat nyckel läsbar bara för sin ägare (rättigheterna 0600, eller 0640 för tjänstens grupp).",
+    plain="{n} server(s) have private keys that other users can read",
+    plain_sv="{n} server(ar) har privata nycklar som andra användare kan läsa",
     rationale="A private TLS or SSH key readable by any local user lets that user impersonate the server or decrypt recorded traffic.",
 )
 def private_key_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -235,6 +247,12 @@ def private_key_permissions(facts: Mapping[str, Any], params: Mapping[str, Any],
     "ACCESS-BACKUP-FILE-PERMISSIONS", family="access", kinds=("server", "backup"), severity="high", facts=("files.backup_listing",),
     references=("GDPR Art. 32(1)(b)", "GDPR Art. 5(1)(f)"),
     title="Backup files are not readable by other users",
+    title_sv="Säkerhetskopior kan inte läsas av andra användare",
+    rationale_sv="Säkerhetskopior innehåller kopior av personuppgifter; om vilken lokal användare som helst kan läsa dem är åtkomsten inte 'starkt begränsad' som utlovat.",
+    remediation="Remove read access for group and others from the backup files and their directory (chmod o-rwx, and g-rwx unless the group is the backup service's).",
+    remediation_sv="Ta bort läsrätten för grupp och övriga från säkerhetskopiorna och deras katalog (chmod o-rwx, och g-rwx om gruppen inte är backuptjänstens).",
+    plain="{n} system(s) keep backup files that other users can read",
+    plain_sv="{n} system har säkerhetskopior som andra användare kan läsa",
     rationale="Backups hold copies of personal data; if any local user can read them, access is not 'strongly restricted' as promised.",
 )
 def backup_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -261,6 +279,12 @@ def _age_days(now: int, mtime: int) -> float:
     "BACKUP-MAX-AGE", **_RETENTION, severity="medium", params=("backup_max_age_days",),
     references=("GDPR Art. 5(1)(e)", "GDPR Art. 17"),
     title="Backups are deleted according to the backup schedule",
+    title_sv="Säkerhetskopior tas bort enligt schemat för säkerhetskopior",
+    rationale_sv="Policyer utlovar att säkerhetskopior av raderade kunduppgifter 'tas bort enligt vårt schema för säkerhetskopior'; en säkerhetskopia som är äldre än schemats längsta lagringstid behåller personuppgifter längre än vad som utlovats.",
+    remediation="Delete the backups older than the schedule's maximum age and make the rotation (borg prune, a cron job, logrotate) do it from now on.",
+    remediation_sv="Radera de säkerhetskopior som är äldre än schemats längsta lagringstid och se till att rotationen (borg prune, ett cron-jobb, logrotate) gör det framöver.",
+    plain="{n} system(s) keep backups longer than the backup schedule allows",
+    plain_sv="{n} system behåller säkerhetskopior längre än schemat för säkerhetskopior tillåter",
     rationale="Policies promise that backups of deleted customer data 'are removed according to our backup schedule'; "
     "a backup file older than the schedule's maximum age keeps personal data longer than promised.",
 )
@@ -291,6 +315,12 @@ def backup_max_age(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     "BACKUP-FRESHNESS", **_RETENTION, severity="medium", params=("backup_freshness_days",),
     references=("GDPR Art. 32(1)(c)",),
     title="Backups are actually being made",
+    title_sv="Säkerhetskopior tas faktiskt",
+    rationale_sv="Ett lagringsschema betyder lite om säkerhetskopieringen har stannat: den senaste säkerhetskopian måste vara ny, annars går det inte att återställa personuppgifter 'i rätt tid' (art. 32.1 c).",
+    remediation="Find out why the backup job stopped (its log, the cron or systemd timer), run it again and monitor it.",
+    remediation_sv="Ta reda på varför säkerhetskopieringen har stannat (dess logg, cron-jobbet eller systemd-timern), kör den igen och övervaka den.",
+    plain="{n} system(s) have no recent backup",
+    plain_sv="{n} system saknar en ny säkerhetskopia",
     rationale="A retention schedule means little if backups stopped: the newest backup file must be recent, or restoring personal data 'in a timely manner' (Art. 32(1)(c)) is not possible.",
 )
 def backup_freshness(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:

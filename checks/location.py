@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from auditor.collect import Context
 from auditor.model import Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped
+from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped, sv
 
 EU = ("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE")
 EU_EEA = EU + ("IS", "LI", "NO")
@@ -47,6 +47,12 @@ def declared_location(ctx: Context) -> dict[str, Any]:
     facts=("inventory.location",), params=("allowed_countries",),
     references=("GDPR Art. 44", "GDPR Art. 30(1)(e)"),
     title="Systems holding personal data are declared to be in the EU/EEA",
+    title_sv="System med personuppgifter är angivna att finnas inom EU/EES",
+    rationale_sv="Policyer utlovar att personuppgifter stannar inom EU/EES; varje system som lagrar eller levererar dem måste finnas i ett tillåtet land, och registret över behandlingar måste ange var.",
+    remediation="Declare each system's country in the inventory, and move the systems that are outside the allowed countries.",
+    remediation_sv="Ange varje systems land i inventariet och flytta de system som finns utanför de tillåtna länderna.",
+    plain="{n} system(s) are outside the EU/EEA or have no declared location",
+    plain_sv="{n} system är placerade utanför EU/EES eller saknar angiven placering",
     rationale="Policies promise that personal data stays within the EU/EEA; every system that stores or serves it must be located in an allowed country, "
     "and the record of processing must say where.",
 )
@@ -55,10 +61,12 @@ def declared_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any
     allowed = params["allowed_countries"]
     country = where.get("country")
     if not country:
-        return skipped("No country is declared for this target in the inventory; add country: (e.g. SE) to audit its location")
+        return skipped(sv("No country is declared for this target in the inventory; add country: (e.g. SE) to audit its location",
+                          "Inventariet anger inget land för det här systemet; lägg till country: (t.ex. SE) för att granska dess placering"))
     if country in allowed:
-        return passed(f"Declared location {country}{' / ' + where['region'] if where.get('region') else ''} is an allowed country", country=country, declared=True)
-    return failed(f"Declared location {country} is outside the allowed countries", country=country, allowed=allowed, declared=True)
+        region = f" / {where['region']}" if where.get("region") else ""
+        return passed(sv(f"Declared location {country}{region} is an allowed country", f"Angiven placering {country}{region} är ett tillåtet land"), country=country, declared=True)
+    return failed(sv(f"Declared location {country} is outside the allowed countries", f"Angiven placering {country} ligger utanför de tillåtna länderna"), country=country, allowed=allowed, declared=True)
 
 
 @control(
@@ -66,6 +74,12 @@ def declared_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any
     facts=("inventory.location",), params=("allowed_countries", "third_country_transfers_allowed", "transfer_safeguards_accepted", "adequacy_countries"),
     references=("GDPR Art. 28", "GDPR Art. 44-46", "CJEU C-311/18 (Schrems II)"),
     title="Sub-processors receiving personal data are in the EU/EEA or covered by a safeguard",
+    title_sv="Underbiträden som tar emot personuppgifter finns inom EU/EES eller omfattas av en skyddsåtgärd",
+    rationale_sv="En överföring av personuppgifter till ett personuppgiftsbiträde utanför EU/EES kräver ett beslut om adekvat skyddsnivå eller lämpliga skyddsåtgärder som standardavtalsklausuler; vissa policyer utlovar att inga sådana överföringar sker alls.",
+    remediation="Sign standard contractual clauses (or rely on an adequacy decision) with each processor outside the EU/EEA and record it in the inventory, or change processor.",
+    remediation_sv="Teckna standardavtalsklausuler (eller stöd er på ett beslut om adekvat skyddsnivå) med varje biträde utanför EU/EES och ange det i inventariet, eller byt biträde.",
+    plain="{n} sub-processor(s) receive personal data outside the EU/EEA without a safeguard",
+    plain_sv="{n} underbiträde(n) tar emot personuppgifter utanför EU/EES utan skyddsåtgärd",
     rationale="A transfer of personal data to a processor outside the EU/EEA needs an adequacy decision or appropriate safeguards such as standard contractual clauses; "
     "some policies promise no such transfers at all.",
 )
@@ -74,13 +88,15 @@ def processor_location(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     country = where["country"]
     safeguard = where.get("safeguard", "none")
     if not where.get("transfers_personal_data", True):
-        return passed(f"{target.name} ({country}) is declared to receive no personal data", country=country)
+        return passed(sv(f"{target.name} ({country}) is declared to receive no personal data", f"{target.name} ({country}) är angivet att inte ta emot några personuppgifter"), country=country)
     if country in params["allowed_countries"]:
-        return passed(f"{target.name} processes data in {country}, an allowed country", country=country)
+        return passed(sv(f"{target.name} processes data in {country}, an allowed country", f"{target.name} behandlar uppgifter i {country}, ett tillåtet land"), country=country)
     if not params["third_country_transfers_allowed"]:
-        return failed(f"{target.name} processes personal data in {country}, outside the allowed countries, and the policy promises no transfers outside them", country=country, safeguard=safeguard)
+        return failed(sv(f"{target.name} processes personal data in {country}, outside the allowed countries, and the policy promises no transfers outside them",
+                         f"{target.name} behandlar personuppgifter i {country}, utanför de tillåtna länderna, och policyn utlovar att inga uppgifter överförs dit"), country=country, safeguard=safeguard)
     if safeguard not in params["transfer_safeguards_accepted"]:
-        return failed(f"{target.name} processes personal data in {country} without an accepted safeguard (declared: {safeguard})", country=country, safeguard=safeguard)
+        return failed(sv(f"{target.name} processes personal data in {country} without an accepted safeguard (declared: {safeguard})",
+                         f"{target.name} behandlar personuppgifter i {country} utan en godtagen skyddsåtgärd (angiven: {safeguard})"), country=country, safeguard=safeguard)
     if safeguard == "adequacy" and country not in params["adequacy_countries"]:
-        return failed(f"{target.name} claims an adequacy decision, but {country} has none", country=country, safeguard=safeguard)
-    return passed(f"{target.name} processes data in {country} under a recorded safeguard ({safeguard})", country=country, safeguard=safeguard)
+        return failed(sv(f"{target.name} claims an adequacy decision, but {country} has none", f"{target.name} hänvisar till ett beslut om adekvat skyddsnivå, men {country} har inget"), country=country, safeguard=safeguard)
+    return passed(sv(f"{target.name} processes data in {country} under a recorded safeguard ({safeguard})", f"{target.name} behandlar uppgifter i {country} med en angiven skyddsåtgärd ({safeguard})"), country=country, safeguard=safeguard)

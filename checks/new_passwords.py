@@ -262,6 +262,12 @@ def decisions(fact: Mapping[str, Any]) -> list[dict[str, Any]]:
     facts=("shadow.new_password_hashing",), params=("password_hash_schemes_allowed", "password_hash_sha_crypt_min_rounds", "password_hash_yescrypt_min_cost"),
     references=("GDPR Art. 32(1)(a)", "CIS Distribution Independent Linux 5.3.4, 5.4.4", "pam_unix(8)", "login.defs(5)"),
     title="New system passwords will be stored with a strong one-way hash",
+    title_sv="Nya systemlösenord kommer att lagras med en stark envägshash",
+    rationale_sv="Hasharna i /etc/shadow i dag säger inget om nästa lösenord: /etc/login.defs (ENCRYPT_METHOD) och pam_unix-inställningarna i PAM bestämmer schemat för varje lösenord som sätts från och med nu. MD5-crypt, DES eller för få SHA-crypt-rundor där gör att varje ändrat lösenord åter blir svagt.",
+    remediation="Set ENCRYPT_METHOD to YESCRYPT or SHA512 in /etc/login.defs and the same scheme on the pam_unix password line.",
+    remediation_sv="Sätt ENCRYPT_METHOD till YESCRYPT eller SHA512 i /etc/login.defs och samma schema på raden för pam_unix password i PAM.",
+    plain="{n} server(s) will store new passwords with a weak hash",
+    plain_sv="{n} server(ar) kommer att lagra nya lösenord med en svag hash",
     rationale="The hashes in /etc/shadow today say nothing about the next password: /etc/login.defs (ENCRYPT_METHOD) and PAM's pam_unix options "
     "decide the scheme of every password set from now on. MD5-crypt, DES or too few SHA-crypt rounds there mean every changed password is weak again.",
 )

@@ -204,6 +204,12 @@ def _show(sock: Mapping[str, Any]) -> str:
     facts=("net.tcp_listeners",), params=("restricted_ports", "exposed_ports_allowed"),
     references=("GDPR Art. 32(1)(b)", "CIS Controls v8 4.4, 4.8", "OWASP Database Security Cheat Sheet"),
     title="Databases and admin interfaces listen only on loopback",
+    title_sv="Databaser och administrationsgränssnitt lyssnar bara lokalt (loopback)",
+    rationale_sv="En databas, en cache eller en administrationspanel som lyssnar på en publik adress eller på alla adresser kan nås av alla som kan nå servern; personuppgifter med 'starkt begränsad' åtkomst måste ligga bakom loopback, ett privat nätverk eller ett uttryckligt, angivet undantag.",
+    remediation="Make the listed services listen on loopback or a private address, or declare the exception in the inventory.",
+    remediation_sv="Låt de listade tjänsterna lyssna på loopback eller en privat adress, eller ange undantaget i inventariet.",
+    plain="{n} server(s) expose a database or admin interface on a public address",
+    plain_sv="{n} server(ar) exponerar en databas eller ett administrationsgränssnitt på en publik adress",
     rationale="A database, cache or administration panel listening on a public or wildcard address can be reached by anyone who can route to the server; "
     "personal data 'strongly restricted' in access must sit behind loopback, a private network or an explicit, declared exception.",
 )

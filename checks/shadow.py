@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from auditor.collect import Context, rooted
 from auditor.errors import CollectError
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed
+from auditor.registry import Outcome, collector, control, failed, parameter, passed, sv
 from auditor.shellreads import Reads
 
 allowed_schemes = parameter(
@@ -110,6 +110,12 @@ _COMMON = dict(family="password_hashing", kinds=("server",), facts=("shadow.hash
     "PWHASH-SHADOW-SCHEMES", **_COMMON, severity="high", params=("password_hash_schemes_allowed",),
     references=("GDPR Art. 32(1)(a)", "NIST SP 800-63B 5.1.1.2", "OWASP Password Storage Cheat Sheet"),
     title="System account passwords are stored with strong one-way hashes",
+    title_sv="Systemkontonas lösenord lagras med starka envägshashar",
+    rationale_sv="Policyerna utlovar envägshashar för lösenord. MD5-crypt, DES-crypt och osaltade eller okända format knäcks snabbt eller kan till och med vara klartext; konton som kan logga in med lösenord måste använda ett långsamt, saltat schema.",
+    remediation="Have the listed accounts set a new password (passwd -e forces it at the next login) after the server uses a strong scheme.",
+    remediation_sv="Låt de listade kontona sätta ett nytt lösenord (passwd -e tvingar fram det vid nästa inloggning) när servern använder ett starkt schema.",
+    plain="{n} server(s) have accounts whose password is stored with a weak hash",
+    plain_sv="{n} server(ar) har konton vars lösenord lagras med en svag hash",
     rationale="The policies promise one-way hash algorithms for passwords. MD5-crypt, DES-crypt and unsalted or unknown formats "
     "can be cracked quickly or may even be plaintext; accounts that can log in with a password must use a slow, salted scheme.",
 )
@@ -125,20 +131,32 @@ def shadow_schemes(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     details = {"schemes": counts, "accounts_with_password": len(usable), "locked_with_weak_hash": [a["account"] for a in weak_locked]}
     if weak:
         listing = ", ".join(f"{a['account']} ({a['scheme']})" for a in weak[:20])
-        return failed(f"{len(weak)} account(s) can log in with a password stored in a scheme the policy does not accept: {listing}", weak=[{"account": a["account"], "scheme": a["scheme"]} for a in weak], **details)
+        return failed(sv(f"{len(weak)} account(s) can log in with a password stored in a scheme the policy does not accept: {listing}",
+                         f"{len(weak)} konto(n) kan logga in med ett lösenord som lagras med ett schema som policyn inte godtar: {listing}"), weak=[{"account": a["account"], "scheme": a["scheme"]} for a in weak], **details)
     if not usable:
-        return passed(f"No account has a usable password ({len(accounts)} accounts, all locked or without password)", **details)
-    return passed(f"All {len(usable)} account(s) with a password use accepted schemes ({', '.join(sorted({a['scheme'] for a in usable}))})", **details)
+        return passed(sv(f"No account has a usable password ({len(accounts)} accounts, all locked or without password)",
+                         f"Inget konto har ett användbart lösenord ({len(accounts)} konton, alla låsta eller utan lösenord)"), **details)
+    schemes = ", ".join(sorted({a["scheme"] for a in usable}))
+    return passed(sv(f"All {len(usable)} account(s) with a password use accepted schemes ({schemes})",
+                     f"Alla konton med lösenord ({len(usable)} st.) använder godtagna scheman ({schemes})"), **details)
 
 
 @control(
     "PWHASH-SHADOW-EMPTY", **_COMMON, severity="critical",
     references=("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 6.2.1"),
     title="No system account has an empty password",
+    title_sv="Inget systemkonto har tomt lösenord",
+    rationale_sv="Ett tomt lösenordsfält låter vem som helst logga in på kontot utan lösenord överallt där lösenordsinloggning är tillåten (konsol, su, tjänster som använder PAM).",
+    remediation="Lock the listed accounts (passwd -l) or give them a password.",
+    remediation_sv="Lås de listade kontona (passwd -l) eller ge dem ett lösenord.",
+    plain="{n} server(s) have accounts with an empty password",
+    plain_sv="{n} server(ar) har konton med tomt lösenord",
     rationale="An empty password field lets anyone log in as that account without a password wherever password logins are allowed (console, su, services using PAM).",
 )
 def shadow_empty(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     empty = [a["account"] for a in facts["shadow.hash_schemes"] if a["scheme"] == "empty"]
     if empty:
-        return failed(f"{len(empty)} account(s) have an empty password: {', '.join(empty[:20])}", accounts=empty)
-    return passed(f"None of the {len(facts['shadow.hash_schemes'])} accounts has an empty password")
+        names = ", ".join(empty[:20])
+        return failed(sv(f"{len(empty)} account(s) have an empty password: {names}", f"{len(empty)} konto(n) har tomt lösenord: {names}"), accounts=empty)
+    total = len(facts["shadow.hash_schemes"])
+    return passed(sv(f"None of the {total} accounts has an empty password", f"Inget konto har tomt lösenord ({total} granskade)"))

@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 from auditor.collect import Context, command_error, rooted
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.registry import Outcome, Text, collector, control, failed, parameter, passed, sv, unverified
 from auditor.shellreads import Reads
 from checks.sshd_files import META, glob_matches, has_glob, parse_sshd_files
 
@@ -249,21 +249,28 @@ def _at(c: Candidate) -> str:
     return f" ({c.where})" if c.where else ""
 
 
-def judge(label: str, found: list[Candidate], problem: Callable[[str], str | None], ok_suffix: str = "", **details: Any) -> Outcome:
-    """Fail on a value with a problem (a version-dependent default only when every alternative has one); unverified when only some alternatives do."""
+def judge(label: str, found: list[Candidate], problem: Callable[[str], Text | None], ok_suffix: Text = Text("", ""), **details: Any) -> Outcome:
+    """Fail on a value with a problem (a version-dependent default only when every alternative has one); unverified when only some alternatives do.
+
+    ``problem`` says what is wrong with a value in English and Swedish (``sv(...)``), or None."""
     if any(c.where for c in found):  # from files: every value judged, and where it comes from
         details["settings"] = [{"value": c.value, "where": c.where} for c in found]
     guesses = [c for c in found if not c.certain]
     guess_problems = [problem(c.value) for c in guesses]
-    failures = [f"{label} is {c.value}{_at(c)}{p}" for c in found if c.certain and (p := problem(c.value))]
+    failures = [(f"{label} is {c.value}{_at(c)}{p.en}", f"{label} är {c.value}{_at(c)}{p.sv}") for c in found if c.certain and (p := problem(c.value))]
     if guesses and all(guess_problems):  # wrong whichever the version
-        failures.append(f"{label} is {' or '.join(c.value for c in guesses)}{_at(guesses[0])}{guess_problems[0]}")
+        first = guess_problems[0]
+        assert first is not None
+        values = " or ".join(c.value for c in guesses)
+        failures.append((f"{label} is {values}{_at(guesses[0])}{first.en}", f"{label} är {values.replace(' or ', ' eller ')}{_at(guesses[0])}{first.sv}"))
     if failures:
-        return failed("; ".join(failures), **details)
+        return failed(sv("; ".join(en for en, _ in failures), "; ".join(s for _, s in failures)), **details)
     if any(guess_problems):
-        return unverified(f"{label} is {' or '.join(c.value for c in guesses)} ({guesses[0].where}, which is not run on an image); "
-                          f"the policy's verdict depends on which: set {label} explicitly", **details)
-    return passed("; ".join(f"{label} is {c.value}{ok_suffix}{_at(c)}" for c in found), **details)
+        values = " or ".join(c.value for c in guesses)
+        return unverified(sv(f"{label} is {values} ({guesses[0].where}, which is not run on an image); the policy's verdict depends on which: set {label} explicitly",
+                             f"{label} är {values.replace(' or ', ' eller ')} ({guesses[0].where}, som inte körs på en avbild); policyns bedömning beror på vilket: ange {label} uttryckligen"),
+                          **details)
+    return passed(sv("; ".join(f"{label} is {c.value}{ok_suffix.en}{_at(c)}" for c in found), "; ".join(f"{label} är {c.value}{ok_suffix.sv}{_at(c)}" for c in found)), **details)
 
 
 _COMMON = dict(family="access", kinds=("server",), facts=("sshd.effective_config",))
@@ -273,6 +280,12 @@ _REFS = ("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 5.2", "Mozill
 @control(
     "ACCESS-SSH-ROOT-LOGIN", **_COMMON, severity="high", params=("ssh_root_login_allowed",), references=_REFS,
     title="SSH does not allow root to log in",
+    title_sv="SSH låter inte root logga in",
+    rationale_sv="Direkta root-inloggningar lämnar inget spår av vilken administratör som agerade och ger en angripare högsta behörighet i ett enda steg; policyer som utlovar starkt begränsad åtkomst kräver personliga konton och sudo.",
+    remediation="Set PermitRootLogin no in sshd_config (or the value the policy allows) and reload sshd.",
+    remediation_sv="Sätt PermitRootLogin no i sshd_config (eller det värde som policyn tillåter) och ladda om sshd.",
+    plain="{n} server(s) let root log in over SSH",
+    plain_sv="{n} server(ar) låter root logga in över SSH",
     rationale="Direct root logins leave no trace of which administrator acted and give an attacker the highest privileges in one step; "
     "privacy policies promising strongly restricted access need personal accounts and sudo.",
 )
@@ -281,7 +294,8 @@ def ssh_root_login(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     found = [Candidate(str(_root_login_name(c.value)), c.where, c.certain) for c in candidates(config, "permitrootlogin")]
     allowed = list(dict.fromkeys(_root_login_name(str(v).lower()) for v in params["ssh_root_login_allowed"]))  # each setting once, whichever spelling
     first = found[0].value if found else None
-    return judge("PermitRootLogin", found, lambda v: None if v in allowed else f"; the policy accepts only {', '.join(str(a) for a in allowed)}",
+    accepted = ", ".join(str(a) for a in allowed)
+    return judge("PermitRootLogin", found, lambda v: None if v in allowed else sv(f"; the policy accepts only {accepted}", f"; policyn godtar bara {accepted}"),
                  permitrootlogin=first, allowed=allowed)
 
 
@@ -291,7 +305,7 @@ def _must_be_no(key: str, label: str, *older_names: str) -> Any:
         found = candidates(config, key, *older_names)
         if not found:
             return unverified(f"{_source(config)} does not report {label}; it cannot be confirmed off", **{key: None})
-        return judge(label, found, lambda v: None if v == "no" else "; it must be no", **{key: found[0].value})
+        return judge(label, found, lambda v: None if v == "no" else sv("; it must be no", "; det måste vara no"), Text("", ""), **{key: found[0].value})
 
     return evaluate
 
@@ -299,18 +313,36 @@ def _must_be_no(key: str, label: str, *older_names: str) -> Any:
 ssh_password_auth = control(
     "ACCESS-SSH-PASSWORD-AUTH", **_COMMON, severity="high", references=_REFS,
     title="SSH does not accept password logins",
+    title_sv="SSH tar inte emot inloggning med lösenord",
+    rationale_sv="Lösenord kan gissas eller nätfiskas; nyckelbaserade inloggningar står emot lösenordsgissning mot servrar med personuppgifter.",
+    remediation="Set PasswordAuthentication no in sshd_config and reload sshd.",
+    remediation_sv="Sätt PasswordAuthentication no i sshd_config och ladda om sshd.",
+    plain="{n} server(s) accept password logins over SSH",
+    plain_sv="{n} server(ar) tillåter lösenordsinloggning över SSH",
     rationale="Passwords can be guessed or phished; key-based logins resist brute force against servers holding personal data.",
 )(_must_be_no("passwordauthentication", "PasswordAuthentication"))
 
 ssh_kbd_interactive = control(
     "ACCESS-SSH-KBD-INTERACTIVE", **_COMMON, severity="medium", references=_REFS,
     title="SSH does not accept keyboard-interactive logins",
+    title_sv="SSH tar inte emot inloggning med keyboard-interactive",
+    rationale_sv="Keyboard-interactive frågar oftast efter samma lösenord via PAM och öppnar därmed igen den dörr som PasswordAuthentication stänger.",
+    remediation="Set KbdInteractiveAuthentication no in sshd_config and reload sshd.",
+    remediation_sv="Sätt KbdInteractiveAuthentication no i sshd_config och ladda om sshd.",
+    plain="{n} server(s) accept keyboard-interactive logins over SSH",
+    plain_sv="{n} server(ar) tillåter inloggning med keyboard-interactive över SSH",
     rationale="Keyboard-interactive authentication usually asks for the same password through PAM, re-opening the door PasswordAuthentication closes.",
 )(_must_be_no("kbdinteractiveauthentication", "KbdInteractiveAuthentication", "challengeresponseauthentication"))
 
 ssh_empty_passwords = control(
     "ACCESS-SSH-EMPTY-PASSWORDS", **_COMMON, severity="critical", references=_REFS,
     title="SSH refuses accounts with empty passwords",
+    title_sv="SSH nekar konton med tomt lösenord",
+    rationale_sv="Med PermitEmptyPasswords kan ett konto utan lösenord användas av alla som når porten.",
+    remediation="Set PermitEmptyPasswords no in sshd_config and reload sshd.",
+    remediation_sv="Sätt PermitEmptyPasswords no i sshd_config och ladda om sshd.",
+    plain="{n} server(s) let accounts with an empty password log in over SSH",
+    plain_sv="{n} server(ar) släpper in konton med tomt lösenord över SSH",
     rationale="With PermitEmptyPasswords an account without a password can be entered by anyone who can reach the port.",
 )(_must_be_no("permitemptypasswords", "PermitEmptyPasswords"))
 
@@ -318,6 +350,12 @@ ssh_empty_passwords = control(
 @control(
     "ACCESS-SSH-MAX-AUTH-TRIES", **_COMMON, severity="low", params=("ssh_max_auth_tries",), references=_REFS,
     title="SSH limits authentication attempts per connection",
+    title_sv="SSH begränsar antalet inloggningsförsök per anslutning",
+    rationale_sv="Ett lågt MaxAuthTries bromsar gissning av lösenord och nycklar på varje anslutning.",
+    remediation="Set MaxAuthTries in sshd_config to the policy's limit or lower, and reload sshd.",
+    remediation_sv="Sätt MaxAuthTries i sshd_config till policyns gräns eller lägre och ladda om sshd.",
+    plain="{n} server(s) allow too many SSH login attempts per connection",
+    plain_sv="{n} server(ar) tillåter för många inloggningsförsök per SSH-anslutning",
     rationale="A low MaxAuthTries slows down password and key guessing on each connection.",
 )
 def ssh_max_auth_tries(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -327,13 +365,13 @@ def ssh_max_auth_tries(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     if not found:
         return unverified(f"{_source(config)} does not report MaxAuthTries; the limit cannot be confirmed", maxauthtries=None, limit=limit)
 
-    def problem(raw: str) -> str | None:
+    def problem(raw: str) -> Text | None:
         if not raw.isdigit():
-            return ", not a number"
-        return None if int(raw) <= limit else f"; the policy allows at most {limit}"
+            return sv(", not a number", ", inte ett tal")
+        return None if int(raw) <= limit else sv(f"; the policy allows at most {limit}", f"; policyn tillåter högst {limit}")
 
     first: Any = int(found[0].value) if found[0].value.isdigit() else found[0].value
-    return judge("MaxAuthTries", found, problem, f" (at most {limit})", maxauthtries=first, limit=limit)
+    return judge("MaxAuthTries", found, problem, sv(f" (at most {limit})", f" (högst {limit})"), maxauthtries=first, limit=limit)
 
 
 def _algorithms(config: Mapping[str, Any], key: str) -> list[str]:
@@ -362,6 +400,12 @@ def _unknown_default(config: Mapping[str, Any], key: str) -> str | None:
     "ACCESS-SSH-CRYPTO", **_COMMON, severity="medium", params=("ssh_allowed_ciphers", "ssh_allowed_macs", "ssh_allowed_kex"),
     references=("GDPR Art. 32(1)(a)", "Mozilla OpenSSH guidelines (modern)", "ssh-audit policy"),
     title="SSH offers only strong ciphers, MACs and key exchanges",
+    title_sv="SSH erbjuder bara starka chiffer, MAC-algoritmer och nyckelutbyten",
+    rationale_sv="Administrativa sessioner bär lösenord och personuppgifter; CBC-chiffer, SHA-1-MAC:ar och svaga nyckelutbyten försvagar krypteringen under överföringen.",
+    remediation="Set Ciphers, MACs and KexAlgorithms in sshd_config to the policy's allowlist and reload sshd.",
+    remediation_sv="Sätt Ciphers, MACs och KexAlgorithms i sshd_config till policyns tillåtna lista och ladda om sshd.",
+    plain="{n} server(s) offer weak SSH algorithms",
+    plain_sv="{n} server(ar) erbjuder svaga algoritmer i SSH",
     rationale="Administrative sessions carry passwords and personal data; CBC ciphers, SHA-1 MACs and weak key exchanges weaken that encryption in transit.",
 )
 def ssh_crypto(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
@@ -375,7 +419,7 @@ def ssh_crypto(facts: Mapping[str, Any], params: Mapping[str, Any], target: Targ
     offered = {k: _algorithms(config, k) for k in ("ciphers", "macs", "kexalgorithms")}
     if weak:
         listing = "; ".join(f"{k}: {', '.join(v)}" for k, v in weak.items())
-        return failed(f"sshd offers algorithms outside the policy's allowlist ({listing})", not_allowed=weak, offered=offered)
+        return failed(sv(f"sshd offers algorithms outside the policy's allowlist ({listing})", f"sshd erbjuder algoritmer som inte finns i policyns tillåtna lista ({listing})"), not_allowed=weak, offered=offered)
     unknown = [why for k in ("ciphers", "macs", "kexalgorithms") if (why := _unknown_default(config, k))]
     if unknown:
         return unverified(f"{'; '.join(unknown)} in {_source(config)}: OpenSSH's default list depends on its version, which is not run on an image; "
@@ -383,4 +427,4 @@ def ssh_crypto(facts: Mapping[str, Any], params: Mapping[str, Any], target: Targ
     if not all(offered.values()):
         missing = [k for k, v in offered.items() if not v]
         return unverified(f"sshd -T listed no {', '.join(missing)}; cannot confirm strong algorithms", offered=offered)
-    return passed("sshd offers only allowlisted ciphers, MACs and key exchanges", offered=offered)
+    return passed(sv("sshd offers only allowlisted ciphers, MACs and key exchanges", "sshd erbjuder bara tillåtna chiffer, MAC-algoritmer och nyckelutbyten"), offered=offered)

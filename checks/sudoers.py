@@ -728,6 +728,12 @@ def _shown(g: Mapping[str, Any]) -> str:
     facts=("sudo.sudoers",), params=("sudo_nopasswd_allowed",),
     references=("GDPR Art. 32(1)(b)", "CIS Benchmarks: users must provide password for privilege escalation", "sudoers(5)", "GTFOBins (sudo)"),
     title="sudo asks for a password before any command that makes its user root",
+    title_sv="sudo kräver lösenord för varje kommando som gör användaren till root",
+    rationale_sv="En NOPASSWD-regel för ALL, eller för ett kommando som i praktiken ger root, gör varje session för det kontot, även en stulen SSH-nyckel eller en komprometterad webbapplikation, till root utan någon andra faktor; detsamma gäller Defaults !authenticate. Root i praktiken: ett skal, en tolk eller en editor; ett program som skriver vilken fil som helst när argumenten är fria (tee, cp, tar, find -fprintf), vilket NOEXEC inte hindrar; ett program som startar andra (env, xargs, en pagers !sh, find -exec) om inte NOEXEC gäller. Tjänste- och granskningskonton ska få exakt de kommandon de behöver.",
+    remediation="Replace the listed NOPASSWD rules by rules for the exact commands the account needs (with NOEXEC), or require a password.",
+    remediation_sv="Ersätt de listade NOPASSWD-reglerna med regler för exakt de kommandon kontot behöver (med NOEXEC), eller kräv lösenord.",
+    plain="{n} server(s) let accounts become root through sudo without a password",
+    plain_sv="{n} server(ar) låter konton bli root via sudo utan lösenord",
     rationale="A NOPASSWD rule for ALL, or for a command that is root in practice, turns any session of that account, including a stolen SSH key "
     "or a compromised web application, into root without a second factor; so does Defaults !authenticate. Root in practice: a shell, an "
     "interpreter or an editor; a program that writes any file when its arguments are free (tee, cp, tar, find -fprintf), which NOEXEC does "
@@ -765,6 +771,12 @@ def sudo_nopasswd_all(facts: Mapping[str, Any], params: Mapping[str, Any], targe
     facts=("sudo.sudoers",),
     references=("GDPR Art. 32(1)(b)", "CIS Benchmarks: users must provide password for privilege escalation", "sudoers(5)", "GTFOBins (sudo)"),
     title="The audit account cannot become root through its own sudo rules",
+    title_sv="Granskningskontot kan inte bli root genom sina egna sudo-regler",
+    rationale_sv="Granskningskontot loggar in obevakat med en nyckel som finns på granskningsdatorn, på varje granskad server. Om en av dess NOPASSWD-regler i praktiken ger root (ett skal, en editor, env eller find med fria argument, en pager utan NOEXEC) är den som har nyckeln root överallt. Kontot ska ha exakt de läskommandon som granskningen kör, med NOEXEC (`auditor sudoers` skriver ut dem); sudo_nopasswd_allowed gör inte undantag för det här.",
+    remediation="Replace the audit account's sudo rules by the ones `auditor sudoers` prints.",
+    remediation_sv="Ersätt granskningskontots sudo-regler med dem som `auditor sudoers` skriver ut.",
+    plain="{n} server(s) let the audit account become root through sudo",
+    plain_sv="{n} server(ar) låter granskningskontot bli root via sudo",
     rationale="The audit account logs in unattended with a key kept on the auditing machine, on every server audited. If one of its NOPASSWD "
     "rules is root in practice (a shell, an editor, env or find with free arguments, a pager without NOEXEC), whoever holds that key is root "
     "everywhere. It should hold exactly the read commands the audit runs, with NOEXEC (`auditor sudoers` prints them); "

@@ -241,6 +241,12 @@ _REFS = ("GDPR Art. 32(1)(a)", "BSI TR-02102-2", "Mozilla Server Side TLS (inter
 @control(
     "TLS-PROTOCOLS", family="tls", kinds=TLS_KINDS, severity="high", facts=("tls.protocols",), params=("min_tls_version",), references=_REFS,
     title="Endpoints accept only current TLS versions",
+    title_sv="Tjänsterna tar bara emot aktuella TLS-versioner",
+    rationale_sv="SSLv3, TLS 1.0 och TLS 1.1 har kända attacker och är avvecklade (RFC 8996); en server som fortfarande tar emot dem låter en klient, eller en angripare mitt emellan, falla tillbaka till dem. En tjänst som inte tar emot TLS alls skickar personuppgifter och lösenord i klartext.",
+    remediation="Allow only TLS 1.2 and 1.3 in the service's TLS configuration (for example ssl_protocols in nginx, SSLProtocol in Apache).",
+    remediation_sv="Tillåt bara TLS 1.2 och 1.3 i tjänstens TLS-konfiguration (till exempel ssl_protocols i nginx, SSLProtocol i Apache).",
+    plain="{n} endpoint(s) accept outdated TLS versions or no TLS",
+    plain_sv="{n} tjänst(er) tar emot föråldrade TLS-versioner eller inte TLS alls",
     rationale="SSLv3, TLS 1.0 and TLS 1.1 have known attacks and are deprecated (RFC 8996); a server that still accepts them lets a client, or an attacker "
     "in the middle, fall back to them. An endpoint that accepts no TLS at all carries personal data and passwords in plaintext.",
 )
@@ -275,6 +281,12 @@ def tls_protocols_current(facts: Mapping[str, Any], params: Mapping[str, Any], t
 @control(
     "TLS-CERT-TRUSTED", family="tls", kinds=TLS_KINDS, severity="high", facts=("tls.certificates",), references=_REFS + ("RFC 5280 §6",),
     title="Certificates chain to a trusted authority",
+    title_sv="Certifikaten leder till en betrodd utfärdare",
+    rationale_sv="Klienter kan bara skilja den riktiga servern från en bedragare när certifikatet leder till en utfärdare de litar på (systemets lager, eller det CA-paket som inventariet anger för en egen PKI). Självsignerade, utgångna eller ofullständiga kedjor lär användare att klicka sig förbi varningar.",
+    remediation="Install a certificate from a trusted authority (for example Let's Encrypt) with its full intermediate chain.",
+    remediation_sv="Installera ett certifikat från en betrodd utfärdare (till exempel Let's Encrypt) med hela kedjan av mellanliggande certifikat.",
+    plain="{n} endpoint(s) present certificates that do not chain to a trusted authority",
+    plain_sv="{n} tjänst(er) visar certifikat som inte leder till en betrodd utfärdare",
     rationale="Clients can only tell the real server from an impostor when its certificate chains to an authority they trust (the system store, or the CA "
     "bundle the inventory names for private PKI). Self-signed, expired or incomplete chains train users to click through warnings.",
 )
@@ -294,6 +306,12 @@ def tls_cert_trusted(facts: Mapping[str, Any], params: Mapping[str, Any], target
 @control(
     "TLS-CERT-HOSTNAME", family="tls", kinds=TLS_KINDS, severity="high", facts=("tls.certificates",), references=_REFS + ("RFC 6125", "RFC 9110 §4.3.4"),
     title="Certificates name the host clients connect to",
+    title_sv="Certifikaten anger det värdnamn som klienterna ansluter till",
+    rationale_sv="Ett certifikat för ett annat namn ger ingen försäkran om det här: webbläsare och e-postklienter vägrar eller varnar, och en klient som struntar i namnet kan få vilket giltigt certifikat som helst av en angripare. Bara subjectAltName räknas, som i webbläsare.",
+    remediation="Issue a certificate whose subjectAltName includes the host name clients connect to.",
+    remediation_sv="Skaffa ett certifikat vars subjectAltName innehåller det värdnamn som klienterna ansluter till.",
+    plain="{n} endpoint(s) present certificates for another host name",
+    plain_sv="{n} tjänst(er) visar certifikat för ett annat värdnamn",
     rationale="A certificate for another name gives no assurance about this one: browsers and mail clients refuse it or warn, and a client that "
     "ignores the name can be served any valid certificate by an attacker. Only subjectAltName entries count, as in browsers.",
 )
@@ -319,6 +337,12 @@ def tls_cert_hostname(facts: Mapping[str, Any], params: Mapping[str, Any], targe
     "TLS-CERT-EXPIRY", family="tls", kinds=TLS_KINDS, severity="high", facts=("tls.certificates",), params=("tls_cert_expiry_warning_days",),
     references=_REFS + ("CA/Browser Forum Baseline Requirements 6.3.2",),
     title="Certificates are valid and not about to expire",
+    title_sv="Certifikaten är giltiga och går inte ut inom kort",
+    rationale_sv="Ett utgånget certifikat stoppar alla klienter eller får dem att godta varningar; ett som går ut inom varningsperioden visar att förnyelsen inte är automatiserad eller har misslyckats. Bedöms vid den tidpunkt då certifikatet hämtades.",
+    remediation="Renew the certificate and automate renewal (for example certbot or an ACME client with a timer).",
+    remediation_sv="Förnya certifikatet och automatisera förnyelsen (till exempel med certbot eller en ACME-klient med en timer).",
+    plain="{n} endpoint(s) have expired certificates or certificates about to expire",
+    plain_sv="{n} tjänst(er) har utgångna certifikat eller certifikat som snart går ut",
     rationale="An expired certificate breaks every client or makes them accept warnings; one expiring within the warning window shows renewal is not "
     "automated or has failed. Judged at the time the certificate was fetched.",
 )
@@ -349,6 +373,12 @@ def tls_cert_expiry(facts: Mapping[str, Any], params: Mapping[str, Any], target:
     "TLS-CERT-KEY-STRENGTH", family="tls", kinds=TLS_KINDS, severity="medium", facts=("tls.certificates",), params=("tls_min_rsa_bits", "tls_min_ec_bits"),
     references=_REFS + ("BSI TR-02102-1 §3.6", "CA/Browser Forum Baseline Requirements 6.1.5"),
     title="Certificate keys are strong enough",
+    title_sv="Certifikatens nycklar är tillräckligt starka",
+    rationale_sv="RSA-nycklar under 2048 bitar och elliptiska kurvnycklar under 256 bitar ligger inom räckhåll för angripare med resurser; en knäckt servernyckel avslöjar varje session den skyddat utan forward secrecy och låter innehavaren utge sig för att vara servern.",
+    remediation="Issue a new certificate with an RSA key of at least 2048 bits or an EC key of at least 256 bits.",
+    remediation_sv="Skaffa ett nytt certifikat med en RSA-nyckel på minst 2048 bitar eller en EC-nyckel på minst 256 bitar.",
+    plain="{n} endpoint(s) have certificate keys that are too weak",
+    plain_sv="{n} tjänst(er) har certifikatnycklar som är för svaga",
     rationale="RSA keys below 2048 bits and elliptic-curve keys below 256 bits are within reach of well-funded attackers; a broken server key exposes "
     "every session it protected without forward secrecy and lets its holder impersonate the server.",
 )
@@ -382,6 +412,12 @@ def tls_cert_key_strength(facts: Mapping[str, Any], params: Mapping[str, Any], t
     "TLS-CERT-SIGNATURE", family="tls", kinds=TLS_KINDS, severity="medium", facts=("tls.certificates",), params=("tls_weak_signature_hashes",),
     references=_REFS + ("CA/Browser Forum Baseline Requirements 7.1.3", "SHAttered (2017)"),
     title="Certificates are not signed with SHA-1 or MD5",
+    title_sv="Certifikaten är inte signerade med SHA-1 eller MD5",
+    rationale_sv="Kollisioner har beräknats för SHA-1 och MD5, så en signatur gjord med dem bevisar inte längre att certifikatet utfärdats av sin CA; webbläsare avvisar dem. Hela den visade kedjan bedöms utom en självsignerad rot, vars egen signatur ändå inte bevisar något.",
+    remediation="Replace the certificate (and any intermediate) signed with SHA-1 or MD5 by one signed with SHA-256 or better.",
+    remediation_sv="Ersätt certifikatet (och eventuella mellanliggande certifikat) som är signerat med SHA-1 eller MD5 med ett som är signerat med SHA-256 eller bättre.",
+    plain="{n} endpoint(s) present certificates signed with SHA-1 or MD5",
+    plain_sv="{n} tjänst(er) visar certifikat signerade med SHA-1 eller MD5",
     rationale="Collisions have been computed for SHA-1 and MD5, so a signature made with them no longer proves the certificate was issued by its CA; "
     "browsers reject them. The presented chain is judged except a self-signed root, whose own signature proves nothing anyway.",
 )

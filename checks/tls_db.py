@@ -35,6 +35,12 @@ def database_tls_offer(ctx: Context) -> dict[str, Any]:
     "TLS-DB-OFFERED", family="tls", kinds=("database",), severity="high", facts=("tls.db_offer",),
     references=("GDPR Art. 32(1)(a)", "PostgreSQL documentation 55.2.10 SSL Session Encryption", "MySQL documentation 8.0 Using Encrypted Connections"),
     title="Database servers offer TLS",
+    title_sv="Databasservrarna erbjuder TLS",
+    rationale_sv="Frågor och svar innehåller personuppgifter, och inloggningar innehåller lösenord; en databasserver utan TLS skickar dem okrypterade till varje klient, var nätet mellan dem än går.",
+    remediation="Configure TLS on the database server (a certificate and key) and make clients use it.",
+    remediation_sv="Konfigurera TLS på databasservern (certifikat och nyckel) och se till att klienterna använder det.",
+    plain="{n} database(s) do not offer TLS",
+    plain_sv="{n} databas(er) erbjuder inte TLS",
     rationale="Queries and results carry personal data, and logins carry passwords; a database server without TLS sends them in the clear to every "
     "client, wherever the network between them runs.",
 )

@@ -84,6 +84,12 @@ _REFS = ("GDPR Art. 32(1)(a)", "RFC 3207", "RFC 2595", "RFC 8314", "BSI TR-03108
 @control(
     "TLS-MAIL-STARTTLS", family="tls", kinds=("mail",), severity="high", facts=("tls.mail_starttls",), references=_REFS,
     title="Mail services that start in plaintext offer STARTTLS",
+    title_sv="E-posttjänster som börjar okrypterat erbjuder STARTTLS",
+    rationale_sv="SMTP, IMAP och POP3 på sina okrypterade portar bär meddelanden, adresser och lösenord i klartext om inte servern erbjuder och tar emot STARTTLS; e-post är personuppgifter.",
+    remediation="Configure a certificate and turn on STARTTLS for the mail service (Postfix: smtpd_tls_security_level = may; Dovecot: ssl = yes).",
+    remediation_sv="Konfigurera ett certifikat och slå på STARTTLS för e-posttjänsten (Postfix: smtpd_tls_security_level = may; Dovecot: ssl = yes).",
+    plain="{n} mail server(s) do not offer STARTTLS",
+    plain_sv="{n} e-postserver(ar) erbjuder inte STARTTLS",
     rationale="SMTP, IMAP and POP3 on their plaintext ports carry messages, addresses and passwords in the clear unless the server offers STARTTLS and "
     "accepts it; mail is personal data.",
 )
@@ -104,6 +110,12 @@ def mail_starttls_offered(facts: Mapping[str, Any], params: Mapping[str, Any], t
 @control(
     "TLS-MAIL-PLAINTEXT-AUTH", family="tls", kinds=("mail",), severity="high", facts=("tls.mail_starttls",), references=_REFS,
     title="Mail servers accept no password before STARTTLS",
+    title_sv="E-postservrarna tar inte emot lösenord före STARTTLS",
+    rationale_sv="En server som annonserar AUTH (SMTP), LOGIN utan LOGINDISABLED (IMAP) eller USER (POP3) före TLS uppmanar klienter att skicka lösenord i klartext, och en angripare på nätet kan ta bort STARTTLS för att samla in dem (Postfix: smtpd_tls_auth_only; Dovecot: disable_plaintext_auth eller ssl = required).",
+    remediation="Allow logins only after STARTTLS (Postfix: smtpd_tls_auth_only = yes; Dovecot: ssl = required).",
+    remediation_sv="Tillåt inloggning först efter STARTTLS (Postfix: smtpd_tls_auth_only = yes; Dovecot: ssl = required).",
+    plain="{n} mail server(s) accept passwords before STARTTLS",
+    plain_sv="{n} e-postserver(ar) tar emot lösenord före STARTTLS",
     rationale="A server that advertises AUTH (SMTP), LOGIN without LOGINDISABLED (IMAP) or USER (POP3) before TLS invites clients to send passwords in "
     "the clear, and a network attacker can strip STARTTLS to collect them (Postfix: smtpd_tls_auth_only; Dovecot: disable_plaintext_auth or ssl = required).",
 )

@@ -89,6 +89,12 @@ _REFS = ("GDPR Art. 32(1)(a)", "RFC 6797", "OWASP HTTP Strict Transport Security
 @control(
     "TLS-WEB-HSTS", family="tls", kinds=("web",), severity="medium", facts=("tls.hsts",), params=("hsts_min_age",), references=_REFS,
     title="Websites tell browsers to use HTTPS only (HSTS)",
+    title_sv="Webbplatserna säger åt webbläsare att bara använda HTTPS (HSTS)",
+    rationale_sv="Utan Strict-Transport-Security pratar en webbläsare som en gång skickas till http:// (en inskriven adress, en gammal länk, en angripare på nätet) först okrypterat, och sessionen kan fråntas TLS. En lång max-age håller webbläsare på HTTPS mellan besöken.",
+    remediation="Send the header Strict-Transport-Security with a max-age of at least the policy's minimum on every HTTPS response.",
+    remediation_sv="Skicka huvudet Strict-Transport-Security med en max-age på minst policyns lägsta värde i varje HTTPS-svar.",
+    plain="{n} website(s) do not tell browsers to use HTTPS only",
+    plain_sv="{n} webbplats(er) säger inte åt webbläsare att bara använda HTTPS",
     rationale="Without Strict-Transport-Security a browser that is sent to http:// once (a typed address, an old link, an attacker on the network) talks "
     "plaintext first, and the session can be stripped of TLS. A long max-age keeps browsers on HTTPS between visits.",
 )
@@ -114,6 +120,12 @@ def web_hsts(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target
 @control(
     "TLS-WEB-HTTP-REDIRECT", family="tls", kinds=("web",), severity="medium", facts=("tls.http_redirect",), references=_REFS,
     title="Plain HTTP redirects to HTTPS",
+    title_sv="Okrypterad HTTP skickas vidare till HTTPS",
+    rationale_sv="En webbplats som fortfarande levererar sidor över http:// låter besökare (och formulär med personuppgifter) använda den okrypterat; den måste skicka dem vidare till https://-adressen i stället.",
+    remediation="Make the http:// site answer every request with a permanent redirect (301 or 308) to the same https:// address.",
+    remediation_sv="Låt http://-webbplatsen svara på varje förfrågan med en permanent omdirigering (301 eller 308) till samma https://-adress.",
+    plain="{n} website(s) still serve pages over plain HTTP",
+    plain_sv="{n} webbplats(er) levererar fortfarande sidor över okrypterad HTTP",
     rationale="A site that still answers pages over http:// lets visitors (and forms with personal data) use it without encryption; "
     "it must send them to the https:// address instead.",
 )

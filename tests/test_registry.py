@@ -10,7 +10,7 @@ import pytest
 
 from auditor.model import FAMILIES
 from auditor.policy import builtin_policies, load_policy
-from auditor.registry import Registry, RegistryError, collector, control, parameter, passed
+from auditor.registry import TEXTS, Registry, RegistryError, collector, control, parameter, passed, text_problems
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,6 +30,29 @@ def test_every_control_has_complete_metadata(registry):
         for fact in info.facts:
             for kind in info.kinds:
                 assert (fact, kind) in registry.collectors
+
+
+def test_every_control_declares_its_texts_in_english_and_swedish(registry):
+    """Adding a control touches one module: its title, rationale, remediation and plain-words
+    failure come with it, in both languages (the reports read them from the run)."""
+    for c in registry.controls.values():
+        info = c.info
+        for name in TEXTS:
+            value = getattr(info, name)
+            assert isinstance(value, str) and value.strip(), f"{info.id}: {name}"
+        for name in ("title", "rationale", "remediation", "plain"):
+            assert getattr(info, name) != getattr(info, f"{name}_sv"), f"{info.id}: {name}_sv is not translated"
+        for name in ("plain", "plain_sv"):
+            assert "{n}" in getattr(info, name) and getattr(info, name).format(n=3).startswith("3 "), f"{info.id}: {name}"
+        assert text_problems(info) == []
+
+
+def test_control_texts_are_recorded_in_the_run_document(registry):
+    from auditor.model import to_jsonable
+
+    recorded = to_jsonable(registry.controls["ACCESS-SSH-PASSWORD-AUTH"].info)
+    assert set(TEXTS) <= set(recorded)
+    assert recorded["plain_sv"] == "{n} server(ar) tillåter lösenordsinloggning över SSH"
 
 
 def test_every_control_is_exercised_by_a_test(registry):
@@ -68,7 +91,10 @@ def _fake_fact(ctx):
 
 
 def _meta(**over):
-    meta = dict(family="access", kinds=("server",), severity="low", facts=("fake.fact",), title="A fake control title", rationale="A rationale long enough to count.")
+    meta = dict(family="access", kinds=("server",), severity="low", facts=("fake.fact",), title="A fake control title", rationale="A rationale long enough to count.",
+                title_sv="En påhittad kontrolltitel", rationale_sv="En motivering som är lång nog att räknas.",
+                remediation="Do the fake thing.", remediation_sv="Gör det påhittade.",
+                plain="{n} server(s) fail the fake control", plain_sv="{n} server(ar) underkänns av den påhittade kontrollen")
     meta.update(over)
     return meta
 
@@ -83,6 +109,15 @@ def _meta(**over):
         ("FAKE-NOFACT", {"facts": ()}, "declares no facts"),
         ("FAKE-PARAM", {"params": ("undeclared",)}, "no module declares"),
         ("FAKE-TITLE", {"title": ""}, "title is missing"),
+        ("FAKE-NO-SV-TITLE", {"title_sv": ""}, r"title_sv is missing \(declare it in @control"),
+        ("FAKE-NO-SV-RATIONALE", {"rationale_sv": "  "}, "rationale_sv is missing"),
+        ("FAKE-NO-REMEDIATION", {"remediation": ""}, "control FAKE-NO-REMEDIATION: remediation is missing"),
+        ("FAKE-NO-SV-REMEDIATION", {"remediation_sv": ""}, "remediation_sv is missing"),
+        ("FAKE-NO-PLAIN", {"plain": ""}, "control FAKE-NO-PLAIN: plain is missing"),
+        ("FAKE-NO-SV-PLAIN", {"plain_sv": ""}, "plain_sv is missing"),
+        ("FAKE-PLAIN-NO-N", {"plain": "some servers fail"}, r"plain must contain \{n\}"),
+        ("FAKE-PLAIN-SV-NO-N", {"plain_sv": "några servrar"}, r"plain_sv must contain \{n\}"),
+        ("FAKE-PLAIN-OTHER", {"plain": "{n} {kind}s fail"}, r"plain may use only the placeholder \{n\}"),
     ],
 )
 def test_malformed_metadata_is_rejected_at_load(cid, meta, message):

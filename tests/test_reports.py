@@ -16,7 +16,8 @@ import xmlschema
 from auditor.model import ControlInfo, Evidence, Fact, Finding, Promise, Run, Severity, Status, sha256_hex, summarise, to_jsonable
 from auditor.report import render_json, write_report
 from auditor.report.html import render_html, verdict
-from auditor.report.junit import printable, render_junit
+from auditor.report.junit import render_junit
+from auditor.text import printable
 from auditor.report.markdown import MAX_LISTED, render_markdown
 
 XSD = Path(__file__).parent / "data" / "junit.xsd"
@@ -271,7 +272,8 @@ def test_markdown_lists_failures_and_escapes_pipes(doc: dict[str, Any]) -> None:
     md = render_markdown(doc)
     assert md.startswith("# ")
     assert "root can log in over SSH \\| PermitRootLogin is yes" in md
-    listed = [line for line in md.splitlines() if line.startswith("- **")]
+    problems = md.split("## Failures and errors", 1)[1]
+    listed = [line for line in problems.splitlines() if line.startswith("- **")]
     assert len(listed) == 3
     assert listed[0].startswith("- **Fail** (critical) DATA-LOCATION-EU on aws:prod")  # failures first, most severe first
     assert listed[2].startswith("- **Could not check** (high) TLS-PROTOCOLS on web:shop")

@@ -21,8 +21,10 @@ from typing import Any, Iterable, Iterator, Mapping
 import jinja2
 from markupsafe import Markup, escape
 
+from .. import verdicts
+from ..verdicts import verdict  # noqa: F401 - re-exported: callers imported it from here
 from . import i18n
-from .junit import printable
+from ..text import printable
 
 _EN = i18n.Translator("en")
 # English labels, for callers that want them without a translator (kept for compatibility).
@@ -31,15 +33,6 @@ VERDICTS = {v: (_EN(f"verdict.{v}"), _EN(f"verdict.{v}.explain")) for v in i18n.
 FAMILY_LABELS = {f: _EN(f"family.{f}") for f in i18n.FAMILY_ORDER}
 EVIDENCE_KINDS = {k[len("evidence."):]: v for k, v in i18n.CATALOGUE["en"].items() if k.startswith("evidence.")}
 VERDICT_SYMBOLS = {"fail": "✗", "error": "?", "pass": "✓", "none": "○"}
-
-
-def verdict(statuses: Iterable[str]) -> str:
-    """``fail`` if any finding failed, else ``error`` if any errored, else ``pass`` if any passed, else ``none``.
-
-    Waived and skipped findings count for nothing: a waiver never makes a promise "not kept".
-    """
-    seen = set(statuses)
-    return next((s for s in ("fail", "error", "pass") if s in seen), "none")
 
 
 def _finalize(value: Any) -> Any:
@@ -204,21 +197,6 @@ def _in_language(record: Mapping[str, Any], key: str, lang: str) -> tuple[str, s
     return None
 
 
-def _failing(promise: Mapping[str, Any], by_control: Mapping[str, list[tuple[int, Mapping[str, Any]]]], controls: Mapping[str, Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The failing checks of a promise: as the run records them (``promise["failing"]``), or, for runs
-    recorded before the engine did, from its findings (failed first, then errors, by severity)."""
-    recorded = promise.get("failing")
-    if isinstance(recorded, list):
-        return [item for item in recorded if isinstance(item, Mapping)]
-    found = []
-    for status in ("fail", "error"):
-        for cid in promise.get("controls") or ():
-            hit = [f.get("target", "") for _, f in by_control.get(cid, ()) if f.get("status") == status]
-            if hit:
-                found.append({"control": cid, "status": status, "targets": hit, "n": len(hit)})
-    return sorted(found, key=lambda item: (item["status"] != "fail", _SEVERITY_RANK.get((controls.get(item["control"]) or {}).get("severity"), 9)))
-
-
 def _failing_line(t: _HtmlTranslator, item: Mapping[str, Any], controls: Mapping[str, Mapping[str, Any]], targets: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """One failing check on a card: the sentence in plain words, its language, the targets and what to do."""
     cid = str(item.get("control", ""))
@@ -330,20 +308,19 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
     ran = [*controls, *(cid for cid in by_control if cid not in controls)]
 
     promises = []
-    for n, p in enumerate(doc.get("promises") or (), 1):
-        statuses = [f.get("status") for cid in p.get("controls") or () for _, f in by_control.get(cid, ())]
+    recorded = verdicts.recorded_results(doc)  # computed by the runner; older run.json: the same function, here
+    for n, (p, rec) in enumerate(zip((p for p in doc.get("promises") or () if isinstance(p, Mapping)), recorded), 1):
         summary = p.get("summary")
-        recorded = p.get("verdict")
-        counts = p.get("counts") if isinstance(p.get("counts"), Mapping) else _counts(statuses)
+        counts = rec.get("counts") or {}
         promises.append({
             "n": n,
             "p": p,
-            "verdict": recorded if recorded in VERDICT_SYMBOLS else verdict(statuses),
+            "verdict": rec.get("verdict") if rec.get("verdict") in VERDICT_SYMBOLS else "none",
             "nonzero": [(s, counts.get(s, 0)) for s in (*i18n.STATUSES, *sorted(set(counts) - set(i18n.STATUSES))) if counts.get(s, 0)],
             "summary": i18n.localized(summary, lang),
             "summary_lang": i18n.localized_language(summary, lang),
-            "failing": [_failing_line(t, item, controls, targets) for item in _failing(p, by_control, controls)],
-            "not_checked": _in_language(p, "not_checked", lang),
+            "failing": [_failing_line(t, item, controls, targets) for item in rec.get("failing") or () if isinstance(item, Mapping)],
+            "not_checked": _in_language(rec, "not_checked", lang),
         })
     tally = {v: sum(1 for p in promises if p["verdict"] == v) for v in i18n.VERDICT_ORDER}
 
@@ -363,6 +340,9 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "controls": controls,
         "in_language": lambda record, key: _in_language(record, key, lang),
         "control_title": lambda cid: t.plain.control_title(controls.get(cid) or {"id": cid}),
+        # (text, language) of a control's recorded text (title, rationale, remediation, plain) and of a finding's message
+        "control_text": lambda cid, name: t.plain.control_text(controls.get(cid) or {"id": cid}, name),
+        "finding_message": lambda finding: t.plain.message(finding),
         "findings_by_control": by_control,
         "findings_total": len(findings),
         "facts": {f["id"]: f for f in facts},

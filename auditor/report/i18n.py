@@ -7,8 +7,9 @@ messages, rationales and excerpts are shown as the run recorded them.
 
 Strings may hold ``{name}`` placeholders (``str.format``). A key ending in
 ``.one`` / ``.other`` is a plural pair, picked by :meth:`Translator.plural`.
-Control titles are data of the registry (English); :data:`CONTROL_TITLES`
-gives the Swedish title of every built-in control.
+Control titles, rationales and remediations are data: each control declares
+them in English and Swedish with itself (``@control(title=..., title_sv=...)``)
+and the run records them; :meth:`Translator.control_text` picks the language.
 
 >>> Translator("sv")("verdict.fail")
 'Hålls inte'
@@ -279,6 +280,11 @@ _EN: dict[str, str] = {
     "md.by_family": "By area",
     "md.family": "Area",
     "md.problems": "Failures and errors",
+    "md.promises": "Promises",
+    "md.promise": "{verdict}: {promise}",
+    "md.failing": "{plain}. What to do: {remediation}",
+    "md.unverified": "{title}: could not be verified on {n} target(s)",
+    "md.not_checked": "Not checked because {reason}.",
     "md.problem": "{control} on {target}: {message}",
     "md.more": "… and {n} more (all are in report.html).",
     "md.waivers": "Waivers",
@@ -517,6 +523,11 @@ _SV: dict[str, str] = {
     "md.by_family": "Per område",
     "md.family": "Område",
     "md.problems": "Underkända och ej kontrollerbara",
+    "md.promises": "Löften",
+    "md.promise": "{verdict}: {promise}",
+    "md.failing": "{plain}. Åtgärd: {remediation}",
+    "md.unverified": "{title}: kunde inte verifieras för {n} mål",
+    "md.not_checked": "Inte kontrollerat eftersom {reason}.",
     "md.problem": "{control} på {target}: {message}",
     "md.more": "… och {n} till (alla finns i report.html).",
     "md.waivers": "Undantag",
@@ -526,80 +537,6 @@ _SV: dict[str, str] = {
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": _EN, "sv": _SV}
-
-# Swedish titles of the built-in controls (the English title is the registry's,
-# recorded in run.json). A control missing here (a plug-in's) shows its English title.
-CONTROL_TITLES: dict[str, dict[str, str]] = {
-    "sv": {
-        "ACCESS-AWS-EBS-ENCRYPTION": "Alla EBS-volymer är krypterade",
-        "ACCESS-AWS-RDS-ENCRYPTION": "Alla RDS-databaser krypterar sin lagring",
-        "ACCESS-AWS-RDS-PUBLIC": "Ingen RDS-databas är åtkomlig från internet",
-        "ACCESS-AWS-S3-ENCRYPTION": "Alla S3-buckets krypterar lagrade objekt som standard",
-        "ACCESS-AWS-S3-PUBLIC-ACCESS-BLOCK": "S3 Block Public Access är påslaget för alla buckets (på konto- eller bucketnivå)",
-        "ACCESS-AWS-S3-PUBLIC-ACL": "Ingen S3-bucket ger alla, eller vilket AWS-konto som helst, åtkomst genom sin ACL",
-        "ACCESS-AWS-S3-PUBLIC-POLICY": "Ingen S3-bucketpolicy släpper in vem som helst utan ett begränsande villkor",
-        "ACCESS-AWS-SG-OPEN-ADMIN-PORTS": "Ingen säkerhetsgrupp öppnar SSH, RDP, databas- eller administrationsportar mot hela internet",
-        "ACCESS-BACKUP-FILE-PERMISSIONS": "Säkerhetskopior kan inte läsas av andra användare",
-        "ACCESS-EXPOSED-SERVICE-PORTS": "Databaser och administrationsgränssnitt lyssnar bara lokalt (loopback)",
-        "ACCESS-MYSQL-BIND-ADDRESS": "MySQL/MariaDB lyssnar bara på de adresser som policyn tillåter",
-        "ACCESS-MYSQL-WILDCARD-HOSTS": "Inget MySQL/MariaDB-konto loggar in från en jokerteckensvärd eller utan användarnamn",
-        "ACCESS-PG-HBA-OPEN": "PostgreSQL tar inte emot inloggningar från vilken adress som helst på internet",
-        "ACCESS-PG-HBA-TRUST": "PostgreSQL släpper inte in någon utan autentisering (trust)",
-        "ACCESS-PG-LISTEN-ADDRESSES": "PostgreSQL lyssnar bara på de adresser som policyn tillåter",
-        "ACCESS-PG-SUPERUSERS": "Bara de förväntade superanvändarna i PostgreSQL kan logga in",
-        "ACCESS-PRIVATE-KEY-PERMISSIONS": "Privata nycklar kan inte läsas av andra användare",
-        "ACCESS-ROOT-AUTHORIZED-KEYS": "Bara deklarerade SSH-nycklar kan logga in som root",
-        "ACCESS-SHADOW-PERMISSIONS": "Filer med lösenordshashar kan bara läsas av root (och gruppen shadow)",
-        "ACCESS-SSH-CRYPTO": "SSH erbjuder bara starka chiffer, MAC-algoritmer och nyckelutbyten",
-        "ACCESS-SSH-EMPTY-PASSWORDS": "SSH nekar konton med tomt lösenord",
-        "ACCESS-SSH-KBD-INTERACTIVE": "SSH tar inte emot inloggning med keyboard-interactive",
-        "ACCESS-SSH-MAX-AUTH-TRIES": "SSH begränsar antalet inloggningsförsök per anslutning",
-        "ACCESS-SSH-PASSWORD-AUTH": "SSH tar inte emot inloggning med lösenord",
-        "ACCESS-SSH-ROOT-LOGIN": "SSH låter inte root logga in",
-        "ACCESS-SUDO-AUDIT-ACCOUNT": "Granskningskontot kan inte bli root genom sina egna sudo-regler",
-        "ACCESS-SUDO-NOPASSWD-ALL": "sudo kräver lösenord för varje kommando som gör användaren till root",
-        "BACKUP-AWS-BOOKKEEPING-RETENTION": "Inget i en S3-bucket för bokföring raderas före den lagstadgade minsta lagringstiden",
-        "BACKUP-AWS-PLAN-RETENTION": "AWS Backup-planer raderar återställningspunkter, och kopiorna av dem, inom schemat för säkerhetskopior",
-        "BACKUP-AWS-S3-LIFECYCLE": "S3-buckets för säkerhetskopior låter varje objekt, och varje gammal version, gå ut inom schemat för säkerhetskopior",
-        "BACKUP-AWS-S3-OLDEST-OBJECT": "Ingen objektversion i en S3-bucket för säkerhetskopior är äldre än schemat tillåter",
-        "BACKUP-ENCRYPTED": "Säkerhetskopior är krypterade där de lagras",
-        "BACKUP-FRESHNESS": "Säkerhetskopior tas faktiskt",
-        "BACKUP-MAX-AGE": "Säkerhetskopior tas bort enligt schemat för säkerhetskopior",
-        "DATA-AWS-BACKUP-LOCATION": "AWS Backup-valv och kopiorna som backupplanerna gör finns i tillåtna regioner",
-        "DATA-AWS-EC2-LOCATION": "EC2-instanser, EBS-volymer och EBS-ögonblicksbilder finns i tillåtna regioner",
-        "DATA-AWS-RDS-LOCATION": "RDS-databaser, deras ögonblicksbilder och automatiska säkerhetskopior (och deras replikering) finns i tillåtna regioner",
-        "DATA-AWS-S3-BUCKET-REGION": "S3-buckets finns i tillåtna regioner",
-        "DATA-AWS-S3-REPLICATION": "S3-replikering kopierar bara data till buckets i tillåtna regioner",
-        "DATA-DECLARED-LOCATION": "System med personuppgifter är angivna att finnas inom EU/EES",
-        "DATA-PROCESSOR-LOCATION": "Underbiträden som tar emot personuppgifter finns inom EU/EES eller omfattas av en skyddsåtgärd",
-        "PWHASH-DB-APP-PASSWORDS": "Applikationens användarlösenord lagras som långsamma, saltade hashar",
-        "PWHASH-MYSQL-AUTH-PLUGINS": "MySQL/MariaDB-konton lagrar lösenord med ett starkt autentiseringsinsticksprogram",
-        "PWHASH-MYSQL-EMPTY-PASSWORDS": "Inget MySQL/MariaDB-konto har tomt lösenord",
-        "PWHASH-NEW-PASSWORD-SCHEME": "Nya systemlösenord kommer att lagras med en stark envägshash",
-        "PWHASH-PG-PASSWORD-ENCRYPTION": "PostgreSQL hashar nya lösenord med SCRAM-SHA-256",
-        "PWHASH-PG-ROLE-PASSWORDS": "Varje PostgreSQL-roll med inloggning har sitt lösenord lagrat som SCRAM-SHA-256",
-        "PWHASH-SHADOW-EMPTY": "Inget systemkonto har tomt lösenord",
-        "PWHASH-SHADOW-SCHEMES": "Systemkontonas lösenord lagras med starka envägshashar",
-        "TLS-CERT-EXPIRY": "Certifikaten är giltiga och går inte ut inom kort",
-        "TLS-CERT-HOSTNAME": "Certifikaten anger det värdnamn som klienterna ansluter till",
-        "TLS-CERT-KEY-STRENGTH": "Certifikatens nycklar är tillräckligt starka",
-        "TLS-CERT-SIGNATURE": "Certifikaten är inte signerade med SHA-1 eller MD5",
-        "TLS-CERT-TRUSTED": "Certifikaten leder till en betrodd utfärdare",
-        "TLS-DB-OFFERED": "Databasservrarna erbjuder TLS",
-        "TLS-MAIL-PLAINTEXT-AUTH": "E-postservrarna tar inte emot lösenord före STARTTLS",
-        "TLS-MAIL-STARTTLS": "E-posttjänster som börjar okrypterat erbjuder STARTTLS",
-        "TLS-MYSQL-REQUIRE-SECURE-TRANSPORT": "MySQL/MariaDB vägrar okrypterade TCP-anslutningar (require_secure_transport)",
-        "TLS-MYSQL-ACCOUNT-TLS": "Varje MySQL/MariaDB-konto som loggar in över nätet måste använda TLS",
-        "TLS-MYSQL-SSL": "MySQL/MariaDB har TLS konfigurerat",
-        "TLS-PG-HBA-HOSTSSL": "PostgreSQL tar bara emot icke-lokala anslutningar över TLS (hostssl)",
-        "TLS-PG-ROLE-TLS": "Ingen PostgreSQL-roll med inloggning kan ansluta över nätet utan TLS",
-        "TLS-PG-SSL": "PostgreSQL har TLS påslaget",
-        "TLS-PROTOCOLS": "Tjänsterna tar bara emot aktuella TLS-versioner",
-        "TLS-WEB-HSTS": "Webbplatserna säger åt webbläsare att bara använda HTTPS (HSTS)",
-        "TLS-WEB-HTTP-REDIRECT": "Okrypterad HTTP skickas vidare till HTTPS",
-    },
-}
-
 
 def resolve_language(lang: Any) -> str:
     """``lang`` if the catalogue has it, else English (runs older than schema 1.1 have no ``lang``)."""
@@ -635,12 +572,28 @@ class Translator:
         key = f"{prefix}.{code}"
         return self.strings.get(key) if isinstance(code, str) else None
 
+    def control_text(self, control: Mapping[str, Any], name: str) -> tuple[str, str]:
+        """(text, its language) of one of a control's texts as the run recorded them (``title``,
+        ``rationale``, ``remediation``, ``plain``): ``<name>_sv`` in a Swedish report when the
+        control declares it, else the English one (a run older than these fields has only English)."""
+        if self.lang != DEFAULT_LANGUAGE:
+            translated = control.get(f"{name}_{self.lang}")
+            if isinstance(translated, str) and translated:
+                return translated, self.lang
+        text = control.get(name)
+        return (text if isinstance(text, str) and text else (control.get("id", "") if name == "title" else "")), DEFAULT_LANGUAGE
+
     def control_title(self, control: Mapping[str, Any]) -> tuple[str, str]:
-        """(title, language of the title) of a control: the translation if there is one, else the recorded title."""
-        title = CONTROL_TITLES.get(self.lang, {}).get(control.get("id", ""))
-        if title:
-            return title, self.lang
-        return control.get("title") or control.get("id", ""), DEFAULT_LANGUAGE
+        """(title, language of the title) of a control: the recorded translation if there is one, else the recorded title."""
+        return self.control_text(control, "title")
+
+    def message(self, finding: Mapping[str, Any]) -> tuple[str, str]:
+        """(message, its language) of a finding: ``message_sv`` in a Swedish report when recorded, else ``message``."""
+        translated = finding.get(f"message_{self.lang}") if self.lang != DEFAULT_LANGUAGE else None
+        if isinstance(translated, str) and translated:
+            return translated, self.lang
+        message = finding.get("message")
+        return ("" if message is None else str(message)), DEFAULT_LANGUAGE
 
 
 def localized(value: Any, lang: str) -> str | None:

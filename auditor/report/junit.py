@@ -8,20 +8,11 @@ schema. ``fail`` becomes <failure>, ``error`` <error>, ``skipped`` and
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any, Mapping
 
-# Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, surrogates,
-# U+FFFE/U+FFFF) plus DEL and C1 controls, which HTML also rejects.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
-def printable(text: str) -> str:
-    """``text`` with characters XML 1.0 and HTML cannot carry written as ``\\xNN`` / ``\\uNNNN``."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
-
+from ..text import printable
 
 def _sub(parent: ET.Element | None, tag: str, attrs: Mapping[str, Any], text: str | None = None) -> ET.Element:
     """A new element (appended to ``parent`` unless None), its attributes and text made XML-safe."""

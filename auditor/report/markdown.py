@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from ..text import printable
+from ..verdicts import recorded_results, verdict
 from . import i18n
-from .html import verdict
-from .junit import printable
 
 MAX_LISTED = 50
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -38,6 +38,32 @@ def _table(header: list[str], rows: list[list[Any]], numeric_from: int) -> list[
 def _label(t: i18n.Translator, prefix: str, code: Any) -> str:
     found = t.get(prefix, code)
     return found if found is not None else str(code)
+
+
+def _promises(t: i18n.Translator, doc: Mapping[str, Any]) -> list[str]:
+    """Each promise with its recorded verdict; for a broken one the failing checks in plain words with what to do,
+    for one not checked the reason."""
+    promises = [p for p in doc.get("promises") or () if isinstance(p, Mapping)]
+    if not promises:
+        return []
+    controls = {c.get("id"): c for c in doc.get("controls") or () if isinstance(c, Mapping)}
+    lines = ["", f"## {t('md.promises')}", ""]
+    for p, rec in zip(promises, recorded_results(doc)):
+        lines.append("- " + t("md.promise", verdict=f"**{t('verdict.' + (rec.get('verdict') or 'none'))}**", promise=md(p.get("id"))))
+        for item in rec.get("failing") or ():
+            control = controls.get(item.get("control")) or {"id": item.get("control")}
+            n = int(item.get("n") or 0)
+            if item.get("status") == "fail":
+                plain, _ = t.control_text(control, "plain")
+                remediation, _ = t.control_text(control, "remediation")
+                text = t("md.failing", plain=plain.format(n=n) if "{n}" in plain else f"{t.control_title(control)[0]} ({n})", remediation=remediation or "-")
+            else:
+                text = t("md.unverified", title=t.control_title(control)[0], n=n)
+            lines.append(f"  - {md(text)}")
+        reason = rec.get(f"not_checked_{t.lang}") or rec.get("not_checked")
+        if rec.get("verdict") == "none" and reason:
+            lines.append(f"  - {md(t('md.not_checked', reason=reason))}")
+    return lines
 
 
 def render_markdown(doc: Mapping[str, Any]) -> str:
@@ -65,13 +91,14 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         rows = [[_label(t, "family", family), *(families[family].get(s, 0) for s in statuses)] for family in order]
         lines += ["", f"## {t('md.by_family')}", "", *_table([t("md.family"), *(t(f"status.{s}") for s in statuses)], rows, 1)]
 
+    lines += _promises(t, doc)
     problems = [f for f in doc.get("findings") or () if f.get("status") in ("fail", "error")]
     problems.sort(key=lambda f: (f["status"] != "fail", _SEVERITY_ORDER.get(f.get("severity"), 9)))
     if problems:
         lines += ["", f"## {t('md.problems')}", ""]
         for f in problems[:MAX_LISTED]:
             severity = _label(t, "severity", f.get("severity"))
-            problem = t("md.problem", control=md(f["control"]), target=md(f["target"]), message=md(f.get("message")))
+            problem = t("md.problem", control=md(f["control"]), target=md(f["target"]), message=md(t.message(f)[0]))
             lines.append(f"- **{t('status.' + f['status'])}** ({md(severity)}) {problem}")
         if len(problems) > MAX_LISTED:
             lines.append("- " + t("md.more", n=len(problems) - MAX_LISTED))

@@ -31,7 +31,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 if ROOT not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, ROOT)
 
-from auditor.model import canonical_json
+from auditor import verdicts
+from auditor.model import canonical_json, to_jsonable
 from auditor.registry import Registry
 from auditor.report import write_report
 
@@ -213,12 +214,24 @@ def _controls(ids: list[str]) -> list[dict[str, Any]]:
     registry = Registry.load(entry_points=False)
     out = []
     for cid in ids:
-        info = registry.controls[cid].info
-        out.append({
-            "id": info.id, "family": info.family, "kinds": list(info.kinds), "title": info.title, "severity": info.severity.value,
-            "rationale": info.rationale, "references": list(info.references), "facts": list(info.facts), "params": list(info.params),
-        })
+        out.append(to_jsonable(registry.controls[cid].info))  # as a run records it: every text, in English and Swedish
     return out
+
+
+def _promises(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The promises with the verdicts a run records (computed as the runner does, by auditor.verdicts)."""
+    registry = Registry.load(entry_points=False)
+    kinds = frozenset(t["kind"] for t in TARGETS)
+    scope = verdicts.Scope(
+        controls={cid: {"kinds": c.info.kinds, "severity": c.info.severity.value} for cid, c in registry.controls.items()},
+        excluded=frozenset(), only=(), limit=(), kinds_declared=kinds, kinds_audited=kinds,
+    )
+    results = [verdicts.Result(f["control"], f["target"], f["status"], f["message"], f.get("message_sv")) for f in findings]
+    promises = [
+        {"id": p["id"], "quote": p["quote"], "language": "sv", "source": {"document": DOCUMENT, "section": p["section"]}, "summary": dict(p["summary"]), "controls": list(p["controls"])}
+        for p in PROMISES
+    ]
+    return [{**p, **r} for p, r in zip(promises, verdicts.promise_results(promises, results, scope))]
 
 
 def _fact(target: str, name: str, spec: tuple[Any, ...], n: int, reason: str | None, message: str) -> dict[str, Any]:
@@ -279,7 +292,7 @@ def build(lang: str = "sv") -> dict[str, Any]:
             if fid not in facts:
                 facts[fid] = _fact(target, name, spec, len(facts), reason, message)
             ids.append(fid)
-        finding = {"control": cid, "target": target, "status": status, "message": message, "severity": severity[cid], "family": family[cid], "facts": ids, "details": details, "reason": reason, "waiver": None}
+        finding = {"control": cid, "target": target, "status": status, "message": message, "severity": severity[cid], "family": family[cid], "facts": ids, "details": details, "reason": reason, "waiver": None, "message_sv": None}
         if status == "waived":
             finding["waiver"] = {**WAIVER_APPLIED, "original_status": "fail"}
         findings.append(finding)
@@ -312,10 +325,7 @@ def build(lang: str = "sv") -> dict[str, Any]:
         "options": {"concurrency": 16, "timeout": 60, "host_timeout": 600, "only": [], "limit": [], "trust_on_first_use": False, "waivers": WAIVER_FILE},
         "targets": copy.deepcopy(TARGETS),
         "controls": controls,
-        "promises": [
-            {"id": p["id"], "quote": p["quote"], "language": "sv", "source": {"document": DOCUMENT, "section": p["section"]}, "summary": dict(p["summary"]), "controls": list(p["controls"])}
-            for p in PROMISES
-        ],
+        "promises": _promises(findings),
         "findings": findings,
         "facts": list(facts.values()),
         "summary": _summary(findings),

@@ -72,7 +72,10 @@ def _ok(facts, params, target):
 
 
 def _meta(cid, fact):
-    return dict(family="access", kinds=("server",), severity="low", facts=(fact,), title=f"Test control {cid}", rationale="Exists only to prove the engine's error isolation.")
+    return dict(family="access", kinds=("server",), severity="low", facts=(fact,), title=f"Test control {cid}", rationale="Exists only to prove the engine's error isolation.",
+                title_sv=f"Testkontroll {cid}", rationale_sv="Finns bara för att visa att motorn isolerar fel.",
+                remediation="Nothing to do: a test control.", remediation_sv="Inget att göra: en testkontroll.",
+                plain="{n} test server(s) fail " + cid, plain_sv="{n} testserver(ar) underkänns av " + cid)
 
 
 TEST_GOOD = control("TEST-GOOD", **_meta("TEST-GOOD", "test.good"))(_ok)
