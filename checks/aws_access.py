@@ -50,7 +50,7 @@ ADMIN_INGRESS_PORTS = parameter(
     "database and admin-interface ports come from restricted_ports.",
 )
 
-_AWS = dict(kinds=("aws",), transport="aws")
+_AWS: dict[str, Any] = dict(kinds=("aws",), transport="aws")
 
 
 # -- collectors -------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def _port_order(port: str) -> tuple[int, str]:
 
 # -- controls -----------------------------------------------------------------------------
 
-_ACCESS = dict(family="access", kinds=("aws",))
+_ACCESS: dict[str, Any] = dict(family="access", kinds=("aws",))
 _S3_REFS = ("GDPR Art. 32(1)(b)", "GDPR Art. 5(1)(f)", "CIS AWS Foundations 2.1.4")
 
 

@@ -80,7 +80,7 @@ def _record_declaration(ctx: Context, buckets: Mapping[str, str]) -> None:
     ctx.record("inventory", ctx.target.source, f"{ctx.target.kind} {ctx.target.name}: buckets by purpose\n{shown}")
 
 
-_BOTH = dict(kinds=("aws", "backup"), transport="aws")
+_BOTH: dict[str, Any] = dict(kinds=("aws", "backup"), transport="aws")
 
 
 @collector("s3.retention_config", **_BOTH, timeout=120)
@@ -191,7 +191,7 @@ def _show_versions(body: Mapping[str, Any]) -> str:
 
 # -- controls ---------------------------------------------------------------------------
 
-_RETENTION = dict(family="backup_retention", kinds=("aws", "backup"), severity="medium")
+_RETENTION: dict[str, Any] = dict(family="backup_retention", kinds=("aws", "backup"), severity="medium")
 
 
 def _whole_bucket_rules(config: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -199,7 +199,7 @@ def no_regions(*facts: Mapping[str, Any]) -> Outcome | None:
 
 # -- collectors: S3 -------------------------------------------------------------------
 
-_AWS = dict(kinds=("aws",), transport="aws")
+_AWS: dict[str, Any] = dict(kinds=("aws",), transport="aws")
 
 
 @collector("s3.bucket_regions", **_AWS, timeout=120)
@@ -404,7 +404,7 @@ def named(item: Mapping[str, Any]) -> str:
 
 # -- controls ---------------------------------------------------------------------------
 
-_LOCATION = dict(family="data_location", kinds=("aws",), severity="high", params=("allowed_aws_regions", "allowed_countries"),
+_LOCATION: dict[str, Any] = dict(family="data_location", kinds=("aws",), severity="high", params=("allowed_aws_regions", "allowed_countries"),
                  references=("GDPR Art. 44", "GDPR Art. 30(1)(e)"))
 
 

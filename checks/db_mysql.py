@@ -235,7 +235,7 @@ def mysql_accounts(ctx: Context) -> list[dict[str, Any]]:
 
 # -- controls ----------------------------------------------------------------------
 
-_DB = dict(kinds=("database",))
+_DB: dict[str, Any] = dict(kinds=("database",))
 
 
 def _login_accounts(accounts: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

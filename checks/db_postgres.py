@@ -374,7 +374,7 @@ def judge_listen(addresses: list[str], allowed: list[str], setting: str) -> Outc
 
 # -- controls ----------------------------------------------------------------------
 
-_DB = dict(kinds=("database",))
+_DB: dict[str, Any] = dict(kinds=("database",))
 CLEAR_TYPES = ("host", "hostnossl", "hostnogssenc")  # line types that admit a TCP connection without TLS
 
 

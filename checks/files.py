@@ -182,7 +182,7 @@ def _listing_scope(listing: Mapping[str, Any]) -> str:
     return f"{files} file(s) under {', '.join(listing['roots'])}"
 
 
-_ACCESS = dict(family="access", kinds=("server",))
+_ACCESS: dict[str, Any] = dict(family="access", kinds=("server",))
 
 
 @control(
@@ -268,7 +268,7 @@ def backup_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     return passed(f"No backup file is readable by other users ({_listing_scope(listing)})")
 
 
-_RETENTION = dict(family="backup_retention", kinds=("server", "backup"), facts=("files.backup_listing",))
+_RETENTION: dict[str, Any] = dict(family="backup_retention", kinds=("server", "backup"), facts=("files.backup_listing",))
 
 
 def _age_days(now: int, mtime: int) -> float:

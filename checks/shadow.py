@@ -103,7 +103,7 @@ def shadow_hash_schemes(ctx: Context) -> list[dict[str, Any]]:
     return accounts
 
 
-_COMMON = dict(family="password_hashing", kinds=("server",), facts=("shadow.hash_schemes",))
+_COMMON: dict[str, Any] = dict(family="password_hashing", kinds=("server",), facts=("shadow.hash_schemes",))
 
 
 @control(

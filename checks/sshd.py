@@ -273,7 +273,7 @@ def judge(label: str, found: list[Candidate], problem: Callable[[str], Text | No
     return passed(sv("; ".join(f"{label} is {c.value}{ok_suffix.en}{_at(c)}" for c in found), "; ".join(f"{label} är {c.value}{ok_suffix.sv}{_at(c)}" for c in found)), **details)
 
 
-_COMMON = dict(family="access", kinds=("server",), facts=("sshd.effective_config",))
+_COMMON: dict[str, Any] = dict(family="access", kinds=("server",), facts=("sshd.effective_config",))
 _REFS = ("GDPR Art. 32(1)(b)", "CIS Distribution Independent Linux 5.2", "Mozilla OpenSSH guidelines")
 
 
