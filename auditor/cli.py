@@ -144,6 +144,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+PLAN_EXAMPLES = """examples:
+  auditor plan plan.json                            # terraform show -json tfplan > plan.json, then judge it
+  auditor plan plan.json --inventory prod.yaml --account production --policy webbplats-nu --format junit,md
+  auditor plan plan.json --baseline previous --out plan-reports   # fail only on what this change adds
+"""
+
+DESCRIPTION = """\
+Judge a Terraform (or OpenTofu) plan with the AWS controls of `auditor run`, before it is applied:
+the facts are built from the planned resources of PLAN.json, the JSON that `terraform show -json PLANFILE`
+writes (format_version 1.x). Findings name each resource by its Terraform address; a value known only after
+apply is never a pass (error: decided at apply time). Resources the plan destroys are not judged; replaced
+ones are judged as planned. The report folder is that of `auditor run` (run.json, report.html, junit.xml,
+summary.md), so `auditor diff` compares two plans and --baseline gates only what a change adds.
+
+The inventory's aws: entry (--inventory, --account) declares what a plan cannot know: which buckets hold
+backups (backup_buckets) and bookkeeping records (bookkeeping_buckets)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="auditor", description=MAIN_HELP, epilog=EXIT_CODES_HELP + "\n" + LIMITS_HELP, formatter_class=fmt)
@@ -275,9 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .importers.command import add_parsers
 
     add_parsers(sub, fmt, _positive_float)  # import, known-hosts
-    from .plan.command import add_parser as add_plan_parser
-
-    add_plan_parser(sub, fmt, EXIT_CODES_HELP)
+    _add_plan_parser(sub, fmt)
     return parser
 
 
@@ -406,7 +422,6 @@ def _main(argv: Sequence[str] | None) -> int:
             with stop:  # SIGINT and SIGTERM end the run with its report written
                 return cmd_run(args, stop)
         from .importers.command import cmd_import, cmd_known_hosts
-        from .plan.command import cmd_plan
 
         command = {"plan": cmd_plan, "import": cmd_import, "known-hosts": cmd_known_hosts, "validate": cmd_validate, "sudoers": cmd_sudoers, "controls": cmd_controls, "verify": cmd_verify, "merge": cmd_merge, "render": cmd_render, "diff": cmd_diff, "history": cmd_history, "keygen": cmd_keygen}
         return command[args.command](args)
@@ -642,6 +657,57 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if args.lang:
         doc["lang"] = args.lang
     return _write_and_judge(doc, args, formats, loaded.get("sign"), loaded.get("baseline"))
+
+
+def _add_plan_parser(sub: Any, fmt: Any) -> None:
+    p = sub.add_parser("plan", help="judge a Terraform plan (terraform show -json) with the AWS controls, before apply", formatter_class=fmt,
+                       description=DESCRIPTION, epilog=PLAN_EXAMPLES + "\n" + EXIT_CODES_HELP)
+    p.add_argument("plan", metavar="PLAN.json", help="the output of `terraform show -json PLANFILE` (or `tofu show -json PLANFILE`)")
+    p.add_argument("--inventory", metavar="INV", help="inventory whose aws: entry the plan deploys to (declares backup_buckets, bookkeeping_buckets)")
+    p.add_argument("--account", metavar="NAME", help="the aws: entry of --inventory the plan deploys to, when it has several")
+    _policy_arg(p)
+    p.add_argument("--only", action="append", default=[], metavar="FAMILY|CONTROL", help=f"run only these families ({', '.join(FAMILIES)}) or control ids (globs allowed)")
+    p.add_argument("--format", default=",".join(FORMATS), metavar="LIST", help=f"report formats, comma-separated from {', '.join(FORMATS)} (default: all)")
+    p.add_argument("--out", default="reports", metavar="DIR", help="folder that receives the report folder (default: ./reports)")
+    p.add_argument("--fail-on", default="low", choices=[*(s.value for s in Severity), "none"], help="lowest severity of a failed finding that makes the exit code 1 (default: low)")
+    p.add_argument("--waivers", metavar="FILE", help="waivers.yaml: accepted exceptions (see docs/waivers.md)")
+    p.add_argument("--lang", choices=LANGUAGES, help="language of the HTML and Markdown reports (default: the policy's)")
+    p.add_argument("--sign", metavar="KEY", help="sign the report's manifest with this Ed25519 private key (from `auditor keygen`)")
+    p.add_argument("--history", metavar="PATH|URL", help="run history database (default: OUT/history.sqlite)")
+    p.add_argument("--no-history", action="store_true", help="do not record this run in the history database")
+    p.add_argument("--keep", type=int, metavar="N", help="after writing, keep only the newest N report folders in OUT")
+    p.add_argument("--baseline", metavar="DIR|previous", help="compare with an earlier report folder and exit 1 only on NEW violations (3 on new errors)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the report path and the exit reason")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan.reader import load_plan
+    from .plan.run import PlanRunner, plan_inventory, plan_registry
+
+    formats = _split([args.format])
+    problems: list[Problem] = [Problem("--format", None, None, f"unknown format {f!r}; choose from {', '.join(FORMATS)}") for f in formats if f not in FORMATS]
+    full = Registry.load()  # the policy and waivers name controls of every kind
+    registry = plan_registry(full)
+    plan = _collected(lambda: load_plan(args.plan), problems)
+    inventory = _collected(lambda: load_inventory(args.inventory), problems) if args.inventory else None
+    policy = _collected(lambda: load_policy(args.policy, full), problems)
+    waivers, signing_key, baseline = _run_inputs(args, full, problems)
+    if plan is None or policy is None:  # _run_inputs raised already when any input had a problem
+        raise InputError(problems)
+    targets = plan_inventory(plan, inventory, args.account)
+    options = RunOptions(concurrency=1, only=_split(args.only))
+    make_plan(registry, targets, options)  # bad --only: exit 2
+    run = PlanRunner(registry, targets, policy, options, plan, waivers=waivers).run()
+    return report_run(run, policy, args, formats, signing_key, baseline)
+
+
+def _collected(load: Any, problems: list[Any]) -> Any:
+    """``load()``, or None with its problems added (every input is checked before any is reported)."""
+    try:
+        return load()
+    except InputError as exc:
+        problems += exc.problems
+        return None
 
 
 def _baseline(spec: str, out: str) -> dict[str, Any] | None:
