@@ -29,7 +29,7 @@ from typing import Any, Mapping
 from auditor.collect import Context
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.registry import Outcome, collector, control, failed, parameter, passed, sv, unverified
 from auditor.transports.db import QueryResult, recorded_query
 
 APP_PASSWORD_SCHEMES_ALLOWED = parameter(
@@ -179,12 +179,20 @@ def app_passwords(facts: Mapping[str, Any], params: Mapping[str, Any], target: T
             bad.append({"column": c["column"], "weak": weak, "sampled": c["sampled"]})
     details = {"columns": columns, "allowed": sorted(allowed)}
     if bad:
-        listing = "; ".join(f"{b['column']}: " + ", ".join(f"{n} {s}" for s, n in b["weak"].items()) + f" (of {b['sampled']} sampled)" for b in bad)
-        note = f"; {len(errors)} column(s) could not be read" if errors else ""
-        return failed(f"Passwords stored in formats the policy does not accept: {listing}{note}", violations=bad, **details)
+        def listing(of: str) -> str:
+            return "; ".join(f"{b['column']}: " + ", ".join(f"{n} {s}" for s, n in b["weak"].items()) + f" ({of.format(b['sampled'])})" for b in bad)
+
+        note = sv(f"; {len(errors)} column(s) could not be read", f"; {len(errors)} kolumn(er) gick inte att läsa") if errors else sv("", "")
+        return failed(sv(f"Passwords stored in formats the policy does not accept: {listing('of {} sampled')}{note.en}",
+                         f"Lösenord lagrade i format som policyn inte godtar: {listing('av {} i urvalet')}{note.sv}"), violations=bad, **details)
     if errors:
         first = errors[0]
-        listing = "; ".join(f"{e['column']}: {e['message']}" for e in errors)
-        return unverified(f"{len(errors)} password column(s) could not be read: {listing}", reason=first["reason"], **details)
-    summary = "; ".join(f"{c['column']}: " + (", ".join(f"{n} {s}" for s, n in c["schemes"].items()) or "empty table") for c in columns)
-    return passed(f"Every sampled password is in an accepted format ({summary})", **details)
+        return unverified(sv(f"{len(errors)} password column(s) could not be read: " + "; ".join(f"{e['column']}: {e['message']}" for e in errors),
+                             f"{len(errors)} lösenordskolumn(er) gick inte att läsa: " + "; ".join(f"{e['column']} ({e['message']})" for e in errors)),
+                          reason=first["reason"], **details)
+
+    def summary(empty: str) -> str:
+        return "; ".join(f"{c['column']}: " + (", ".join(f"{n} {s}" for s, n in c["schemes"].items()) or empty) for c in columns)
+
+    return passed(sv(f"Every sampled password is in an accepted format ({summary('empty table')})",
+                     f"Varje lösenord i urvalet är i ett godtaget format ({summary('tom tabell')})"), **details)

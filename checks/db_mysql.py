@@ -43,7 +43,7 @@ from typing import Any, Mapping
 from auditor.collect import Context
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.registry import Outcome, Text, collector, control, failed, parameter, passed, sv, unverified
 from auditor.transports.db import QueryResult, recorded_query
 from checks.db_postgres import DB_LISTEN_ADDRESSES_ALLOWED, judge_listen  # noqa: F401 - the shared parameter is declared there
 
@@ -270,10 +270,14 @@ def mysql_auth_plugins(facts: Mapping[str, Any], params: Mapping[str, Any], targ
     details = {"password_plugins": counts, "accounts": len(_login_accounts(accounts)), "locked_with_weak_plugin": locked_weak}
     if weak:
         listing = ", ".join(f"{w['account']} ({w['plugin']})" for w in weak[:SHOWN])
-        return failed(f"{len(weak)} account login method(s) store the password with a plugin the policy does not accept: {listing}", weak=weak, **details)
+        return failed(sv(f"{len(weak)} account login method(s) store the password with a plugin the policy does not accept: {listing}",
+                         f"{len(weak)} inloggningsmetod(er) för konton lagrar lösenordet med ett insticksprogram som policyn inte godtar: {listing}"), weak=weak, **details)
     if not counts:
-        return passed("No unlocked account logs in with a stored password (socket, GSSAPI or PAM logins only)", **details)
-    return passed(f"Every account that logs in with a password uses an accepted plugin ({', '.join(sorted(counts))})", **details)
+        return passed(sv("No unlocked account logs in with a stored password (socket, GSSAPI or PAM logins only)",
+                         "Inget olåst konto loggar in med ett lagrat lösenord (bara inloggning via socket, GSSAPI eller PAM)"), **details)
+    plugins = ", ".join(sorted(counts))
+    return passed(sv(f"Every account that logs in with a password uses an accepted plugin ({plugins})",
+                     f"Varje konto som loggar in med lösenord använder ett godtaget insticksprogram ({plugins})"), **details)
 
 
 @control(
@@ -295,8 +299,10 @@ def mysql_empty_passwords(facts: Mapping[str, Any], params: Mapping[str, Any], t
     locked_empty = [a["account"] for a in accounts if a["locked"] and any(m["password"] == "empty" for m in a["methods"])]
     details = {"locked_with_empty_password": locked_empty}
     if empty:
-        return failed(f"{len(empty)} account(s) log in with an empty password: {', '.join(empty[:SHOWN])}", accounts=empty, **details)
-    return passed(f"None of the {len(_login_accounts(accounts))} unlocked account(s) has an empty password", **details)
+        return failed(sv(f"{len(empty)} account(s) log in with an empty password: {', '.join(empty[:SHOWN])}",
+                         f"{len(empty)} konto(n) loggar in med tomt lösenord: {', '.join(empty[:SHOWN])}"), accounts=empty, **details)
+    n = len(_login_accounts(accounts))
+    return passed(sv(f"None of the {n} unlocked account(s) has an empty password", f"Inget av de {n} olåsta kontona har tomt lösenord"), **details)
 
 
 def _network_login(a: Mapping[str, Any]) -> bool:
@@ -305,9 +311,15 @@ def _network_login(a: Mapping[str, Any]) -> bool:
 
 
 def _why_wild(a: Mapping[str, Any]) -> str:
+    return _why_wild_text(a).en
+
+
+def _why_wild_text(a: Mapping[str, Any]) -> Text:
     if a["user"] == "":
-        return "anonymous (any user name)" + (f", at host pattern '{a['host']}'" if is_pattern_host(a["host"]) else "")
-    return "any host" if a["host"] in WILDCARD_HOSTS else f"host pattern '{a['host']}'"
+        if is_pattern_host(a["host"]):
+            return sv(f"anonymous (any user name), at host pattern '{a['host']}'", f"anonymt (vilket användarnamn som helst), från värdmönstret '{a['host']}'")
+        return sv("anonymous (any user name)", "anonymt (vilket användarnamn som helst)")
+    return sv("any host", "vilken värd som helst") if a["host"] in WILDCARD_HOSTS else sv(f"host pattern '{a['host']}'", f"värdmönstret '{a['host']}'")
 
 
 @control(
@@ -334,17 +346,20 @@ def mysql_wildcard_hosts(facts: Mapping[str, Any], params: Mapping[str, Any], ta
         "locked_wildcard_accounts": [a["account"] for a in accounts if a["locked"] and not a["role"] and (a["user"] == "" or is_pattern_host(a["host"]))],
     }
     if offenders:
-        listing = "; ".join(
-            f"{a['account']} ({_why_wild(a)}{', global privileges: ' + ', '.join(a['global_privileges'][:6]) + (' ...' if len(a['global_privileges']) > 6 else '') if a['global_privileges'] else ''})"
-            for a in offenders[:SHOWN]
-        )
-        more = f" (and {len(offenders) - SHOWN} more)" if len(offenders) > SHOWN else ""
+        def privileges(a: Mapping[str, Any], label: str) -> str:
+            return f", {label}: " + ", ".join(a["global_privileges"][:6]) + (" ..." if len(a["global_privileges"]) > 6 else "") if a["global_privileges"] else ""
+
+        listing = sv("; ".join(f"{a['account']} ({_why_wild_text(a).en}{privileges(a, 'global privileges')})" for a in offenders[:SHOWN]),
+                     "; ".join(f"{a['account']} ({_why_wild_text(a).sv}{privileges(a, 'globala privilegier')})" for a in offenders[:SHOWN]))
+        more = sv(f" (and {len(offenders) - SHOWN} more)", f" (och {len(offenders) - SHOWN} till)") if len(offenders) > SHOWN else sv("", "")
         return failed(
-            f"{len(offenders)} account(s) log in from a wildcard host or without a user name: {listing}{more}",
+            sv(f"{len(offenders)} account(s) log in from a wildcard host or without a user name: {listing.en}{more.en}",
+               f"{len(offenders)} konto(n) loggar in från en jokerteckenvärd eller utan användarnamn: {listing.sv}{more.sv}"),
             offenders=[{"account": a["account"], "why": _why_wild(a), "global_privileges": a["global_privileges"]} for a in offenders], **details,
         )
-    note = f" ({len(accepted)} accepted by the policy: {', '.join(details['accepted'][:SHOWN])})" if accepted else ""
-    return passed(f"Every unlocked account names its user and a single host{note}", **details)
+    shown = ", ".join(details["accepted"][:SHOWN])
+    note = sv(f" ({len(accepted)} accepted by the policy: {shown})", f" ({len(accepted)} godtas av policyn: {shown})") if accepted else sv("", "")
+    return passed(sv(f"Every unlocked account names its user and a single host{note.en}", f"Varje olåst konto anger sin användare och en enda värd{note.sv}"), **details)
 
 
 @control(
@@ -370,21 +385,28 @@ def mysql_account_tls(facts: Mapping[str, Any], params: Mapping[str, Any], targe
         "loopback_only": sorted(a["account"] for a in _login_accounts(accounts) if _network_login(a) and is_loopback_host(a["host"])),
     }
     if (variables.get("require_secure_transport") or "").upper() in ("ON", "1"):
-        return passed(f"require_secure_transport is ON: every TCP connection must use TLS, whatever the account ({len(network)} network account(s))", **details)
-    setting = f"require_secure_transport is {variables['require_secure_transport']}" if variables.get("require_secure_transport") else "the server has no require_secure_transport"
+        return passed(sv(f"require_secure_transport is ON: every TCP connection must use TLS, whatever the account ({len(network)} network account(s))",
+                         f"require_secure_transport är ON: varje TCP-anslutning måste använda TLS, oavsett konto ({len(network)} konto(n) över nätet)"), **details)
+    setting = (sv(f"require_secure_transport is {variables['require_secure_transport']}", f"require_secure_transport är {variables['require_secure_transport']}")
+               if variables.get("require_secure_transport") else sv("the server has no require_secure_transport", "servern saknar require_secure_transport"))
     unknown = [a for a in network if str(a.get("tls_required") or "").startswith("unknown")]
     clear = [a for a in network if not a.get("tls_required")]
     if clear:
-        listing = ", ".join(a["account"] for a in clear[:SHOWN]) + (f" (and {len(clear) - SHOWN} more)" if len(clear) > SHOWN else "")
-        return failed(f"{setting} and {len(clear)} account(s) that log in over the network do not require TLS (no REQUIRE SSL/X509/ISSUER/SUBJECT): {listing}",
+        listing = ", ".join(a["account"] for a in clear[:SHOWN])
+        more = sv(f" (and {len(clear) - SHOWN} more)", f" (och {len(clear) - SHOWN} till)") if len(clear) > SHOWN else sv("", "")
+        return failed(sv(f"{setting.en} and {len(clear)} account(s) that log in over the network do not require TLS (no REQUIRE SSL/X509/ISSUER/SUBJECT): {listing}{more.en}",
+                         f"{setting.sv} och {len(clear)} konto(n) som loggar in över nätet kräver inte TLS (inget REQUIRE SSL/X509/ISSUER/SUBJECT): {listing}{more.sv}"),
                       accounts=[a["account"] for a in clear], **details)
     if unknown:
-        return unverified(f"{setting}; the TLS requirement of {', '.join(a['account'] + ' (' + a['tls_required'] + ')' for a in unknown[:SHOWN])} is not one this auditor knows",
-                          reason="incomplete_evidence", **details)
+        named = ", ".join(a["account"] + " (" + a["tls_required"] + ")" for a in unknown[:SHOWN])
+        return unverified(sv(f"{setting.en}; the TLS requirement of {named} is not one this auditor knows",
+                             f"{setting.sv}; TLS-kravet för {named} är inte något som granskningsverktyget känner till"), reason="incomplete_evidence", **details)
     if not network:
-        return passed(f"{setting}, but no unlocked account logs in over the network (loopback or socket logins only)", **details)
-    return passed(f"{setting}, but each of the {len(network)} account(s) that log in over the network requires TLS: "
-                  + ", ".join(f"{a['account']} (REQUIRE {a['tls_required']})" for a in network[:SHOWN]), **details)
+        return passed(sv(f"{setting.en}, but no unlocked account logs in over the network (loopback or socket logins only)",
+                         f"{setting.sv}, men inget olåst konto loggar in över nätet (bara inloggning via loopback eller socket)"), **details)
+    listing = ", ".join(f"{a['account']} (REQUIRE {a['tls_required']})" for a in network[:SHOWN])
+    return passed(sv(f"{setting.en}, but each of the {len(network)} account(s) that log in over the network requires TLS: {listing}",
+                     f"{setting.sv}, men vart och ett av de {len(network)} konton som loggar in över nätet kräver TLS: {listing}"), **details)
 
 
 @control(
@@ -403,10 +425,11 @@ def mysql_account_tls(facts: Mapping[str, Any], params: Mapping[str, Any], targe
 def mysql_bind_address(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     variables = facts["mysql.variables"]["variables"]
     if variables.get("skip_networking", "OFF").upper() == "ON":
-        return passed("skip_networking is ON: the server accepts no TCP connections", skip_networking="ON")
+        return passed(sv("skip_networking is ON: the server accepts no TCP connections", "skip_networking är ON: servern tar inte emot några TCP-anslutningar"), skip_networking="ON")
     value = variables.get("bind_address")
     if value is None:
-        return unverified("The server reports no bind_address variable; where it listens cannot be told", reason="incomplete_evidence")
+        return unverified(sv("The server reports no bind_address variable; where it listens cannot be told",
+                             "Servern redovisar ingen bind_address-variabel; var den lyssnar går inte att avgöra"), reason="incomplete_evidence")
     addresses = [a.strip() for a in value.split(",")] if value.strip() else ["*"]
     return judge_listen(addresses, list(params["db_listen_addresses_allowed"]), f"bind_address ({value!r})")
 
@@ -428,13 +451,18 @@ def mysql_require_secure_transport(facts: Mapping[str, Any], params: Mapping[str
     fact = facts["mysql.variables"]
     value = fact["variables"].get("require_secure_transport")
     if value is None:
-        return failed(
-            f"{fact.get('server_version') or 'This server'} has no require_secure_transport (MariaDB before 10.5.2, MySQL before 5.7.8): "
-            "TLS cannot be required server-wide; require it per account (REQUIRE SSL) and upgrade", require_secure_transport=None,
+        version = fact.get("server_version")
+        return failed(sv(
+            f"{version or 'This server'} has no require_secure_transport (MariaDB before 10.5.2, MySQL before 5.7.8): "
+            "TLS cannot be required server-wide; require it per account (REQUIRE SSL) and upgrade",
+            f"{version or 'Den här servern'} saknar require_secure_transport (MariaDB före 10.5.2, MySQL före 5.7.8): "
+            "TLS kan inte krävas för hela servern; kräv det per konto (REQUIRE SSL) och uppgradera"), require_secure_transport=None,
         )
     if value.upper() not in ("ON", "1"):
-        return failed(f"require_secure_transport is {value}: clients may connect without TLS", require_secure_transport=value)
-    return passed("require_secure_transport is ON: unencrypted TCP connections are refused", require_secure_transport=value)
+        return failed(sv(f"require_secure_transport is {value}: clients may connect without TLS", f"require_secure_transport är {value}: klienter får ansluta utan TLS"),
+                      require_secure_transport=value)
+    return passed(sv("require_secure_transport is ON: unencrypted TCP connections are refused", "require_secure_transport är ON: okrypterade TCP-anslutningar avvisas"),
+                  require_secure_transport=value)
 
 
 @control(
@@ -454,13 +482,17 @@ def mysql_ssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: Targe
     variables = fact["variables"]
     have = variables.get("have_ssl")
     details = {"have_ssl": have, "tls_version": variables.get("tls_version"), "ssl_cert": variables.get("ssl_cert"), "audit_session_tls": fact.get("session_tls")}
-    session = f"; the audit session itself used {fact['session_tls']}" if fact.get("session_tls") else ""
+    session = sv(f"; the audit session itself used {fact['session_tls']}", f"; granskningens egen session använde {fact['session_tls']}") if fact.get("session_tls") else sv("", "")
     if have is not None:
         if have.upper() == "YES":
-            return passed(f"TLS is configured (have_ssl YES, protocols {variables.get('tls_version') or 'default'}){session}", **details)
-        return failed(f"TLS is not configured: have_ssl is {have}", **details)
+            protocols = variables.get("tls_version")
+            return passed(sv(f"TLS is configured (have_ssl YES, protocols {protocols or 'default'}){session.en}",
+                             f"TLS är konfigurerat (have_ssl YES, protokoll {protocols or 'standard'}){session.sv}"), **details)
+        return failed(sv(f"TLS is not configured: have_ssl is {have}", f"TLS är inte konfigurerat: have_ssl är {have}"), **details)
     if fact.get("session_tls"):  # MySQL 8.4 dropped have_ssl; the audit session's own encryption proves TLS works
-        return passed(f"TLS is configured{session}", **details)
+        return passed(sv(f"TLS is configured{session.en}", f"TLS är konfigurerat{session.sv}"), **details)
     if not variables.get("ssl_cert"):
-        return failed("TLS is not configured: no ssl_cert, and the audit session was not encrypted", **details)
-    return unverified("ssl_cert is set but the audit session was not encrypted and the server reports no have_ssl; whether TLS works cannot be told", **details)
+        return failed(sv("TLS is not configured: no ssl_cert, and the audit session was not encrypted",
+                         "TLS är inte konfigurerat: ingen ssl_cert, och granskningens session var inte krypterad"), **details)
+    return unverified(sv("ssl_cert is set but the audit session was not encrypted and the server reports no have_ssl; whether TLS works cannot be told",
+                         "ssl_cert är satt men granskningens session var inte krypterad och servern redovisar ingen have_ssl; om TLS fungerar går inte att avgöra"), **details)

@@ -39,7 +39,7 @@ from typing import Any, Mapping
 from auditor.collect import Context
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.registry import Outcome, Text, collector, control, failed, parameter, passed, sv, unverified
 from auditor.transports.db import QueryResult, recorded_query
 
 DB_LISTEN_ADDRESSES_ALLOWED = parameter(
@@ -221,12 +221,24 @@ def is_open_to_all(rule: Mapping[str, Any]) -> bool:
 
 
 def describe_rule(rule: Mapping[str, Any]) -> str:
+    return rule_text(rule).en
+
+
+def rule_text(rule: Mapping[str, Any]) -> Text:
+    """A pg_hba line as findings name it, in English and Swedish: "line 3 (host 0.0.0.0/0 md5)", "rad 3 (...)"."""
     addr = rule.get("address") or ""
     net = hba_network(rule)
     if net is not None:
         addr = net.with_prefixlen
-    where = f"{rule['file_name']}:{rule['line_number']}" if rule.get("file_name") else f"line {rule['line_number']}"
-    return f"{where} ({rule['type']} {addr} {rule['auth_method']})".replace("  ", " ")
+    what = f"({rule['type']} {addr} {rule['auth_method']})".replace("  ", " ")
+    if rule.get("file_name"):
+        return sv(f"{rule['file_name']}:{rule['line_number']} {what}", f"{rule['file_name']}:{rule['line_number']} {what}")
+    return sv(f"line {rule['line_number']} {what}", f"rad {rule['line_number']} {what}")
+
+
+def rules_text(rules: list[Mapping[str, Any]], sep: str = ", ") -> Text:
+    texts = [rule_text(r) for r in rules]
+    return sv(sep.join(t.en for t in texts), sep.join(t.sv for t in texts))
 
 
 # -- first-match semantics ---------------------------------------------------------
@@ -318,9 +330,12 @@ def _hba_unreadable(rules: list[Mapping[str, Any]]) -> Outcome | None:
     broken = _broken_lines(rules)
     if broken:
         listing = "; ".join(f"line {r['line_number']}: {r['error']}" for r in broken[:5])
-        return unverified(
+        listing_sv = "; ".join(f"rad {r['line_number']}: {r['error']}" for r in broken[:5])
+        return unverified(sv(
             f"pg_hba.conf has {len(broken)} line(s) PostgreSQL cannot parse ({listing}); the server refuses to load such a file, "
-            "so the rules in force are not the ones on disk", errors=[{"line": r["line_number"], "error": r["error"]} for r in broken],
+            "so the rules in force are not the ones on disk",
+            f"pg_hba.conf har {len(broken)} rad(er) som PostgreSQL inte kan tolka ({listing_sv}); servern vägrar läsa in en sådan fil, "
+            "så de regler som gäller är inte de som står på disk"), errors=[{"line": r["line_number"], "error": r["error"]} for r in broken],
         )
     return None
 
@@ -354,22 +369,27 @@ def address_allowed(address: str, allowed: list[str]) -> bool | None:
 
 
 def judge_listen(addresses: list[str], allowed: list[str], setting: str) -> Outcome:
-    """Shared by PostgreSQL listen_addresses and MySQL bind_address."""
+    """Shared by PostgreSQL listen_addresses and MySQL bind_address (``setting`` names it the same in both languages: "bind_address ('*')")."""
     outside = [a for a in addresses if address_allowed(a, allowed) is False]
     unknown = [a for a in addresses if address_allowed(a, allowed) is None]
     details = {"addresses": addresses, "allowed": list(allowed)}
     if outside:
         wild = [a for a in outside if a in WILDCARDS]
-        why = " (every interface of the server)" if wild else ""
-        return failed(f"{setting} includes {', '.join(outside)}{why}, outside the addresses the policy allows ({', '.join(map(str, allowed))})", outside=outside, **details)
+        why = sv(" (every interface of the server)", " (alla serverns nätverksgränssnitt)") if wild else sv("", "")
+        listed, accepted = ", ".join(outside), ", ".join(map(str, allowed))
+        return failed(sv(f"{setting} includes {listed}{why.en}, outside the addresses the policy allows ({accepted})",
+                         f"{setting} omfattar {listed}{why.sv}, utanför de adresser som policyn tillåter ({accepted})"), outside=outside, **details)
     if unknown:
-        return unverified(
-            f"{setting} names {', '.join(unknown)}, a host name the policy does not list; list it (or its network) in db_listen_addresses_allowed",
+        named = ", ".join(unknown)
+        return unverified(sv(
+            f"{setting} names {named}, a host name the policy does not list; list it (or its network) in db_listen_addresses_allowed",
+            f"{setting} anger {named}, ett värdnamn som policyn inte listar; lägg till det (eller dess nät) i db_listen_addresses_allowed"),
             reason="config_error", unknown=unknown, **details,
         )
     if not addresses:
-        return passed(f"{setting} is empty: the server accepts no TCP connections (unix socket only)", **details)
-    return passed(f"The server listens only on {', '.join(addresses)}, within the policy", **details)
+        return passed(sv(f"{setting} is empty: the server accepts no TCP connections (unix socket only)",
+                         f"{setting} är tom: servern tar inte emot några TCP-anslutningar (bara unix-socket)"), **details)
+    return passed(sv(f"The server listens only on {', '.join(addresses)}, within the policy", f"Servern lyssnar bara på {', '.join(addresses)}, inom policyn"), **details)
 
 
 # -- controls ----------------------------------------------------------------------
@@ -396,14 +416,19 @@ def pg_password_encryption(facts: Mapping[str, Any], params: Mapping[str, Any], 
     value = fact["settings"]["password_encryption"]
     weak_overrides = [o for o in fact["password_encryption_overrides"] if o["value"].strip("'\"").lower() != "scram-sha-256"]
     details = {"password_encryption": value, "overrides": fact["password_encryption_overrides"]}
-    problems = []
+    problems: list[Text] = []
     if value.lower() != "scram-sha-256":
-        problems.append(f"password_encryption is {value}")
+        problems.append(sv(f"password_encryption is {value}", f"password_encryption är {value}"))
     if weak_overrides:
-        problems.append("overridden to " + ", ".join(f"{o['value']} for role {o['role']} in {o['database']}" for o in weak_overrides[:SHOWN]))
+        shown = weak_overrides[:SHOWN]
+        problems.append(sv("overridden to " + ", ".join(f"{o['value']} for role {o['role']} in {o['database']}" for o in shown),
+                           "åsidosatt till " + ", ".join(f"{o['value']} för rollen {o['role']} i {o['database']}" for o in shown)))
     if problems:
-        return failed("; ".join(problems) + "; it must be scram-sha-256", weak_overrides=weak_overrides, **details)
-    return passed("password_encryption is scram-sha-256" + (f" (and {len(fact['password_encryption_overrides'])} override(s) too)" if fact["password_encryption_overrides"] else ""), **details)
+        return failed(sv("; ".join(p.en for p in problems) + "; it must be scram-sha-256", "; ".join(p.sv for p in problems) + "; det måste vara scram-sha-256"),
+                      weak_overrides=weak_overrides, **details)
+    overrides = len(fact["password_encryption_overrides"])
+    return passed(sv("password_encryption is scram-sha-256" + (f" (and {overrides} override(s) too)" if overrides else ""),
+                     "password_encryption är scram-sha-256" + (f" (liksom {overrides} åsidosättande(n))" if overrides else "")), **details)
 
 
 @control(
@@ -432,17 +457,25 @@ def pg_role_passwords(facts: Mapping[str, Any], params: Mapping[str, Any], targe
     without = sorted(r["role"] for r in login if r["scheme"] == "none")
     details = {"login_roles": len(login), "login_roles_with_password": len(with_password), "schemes": counts,
                "nologin_with_weak_password": nologin_weak, "login_roles_without_password": without}
-    also = f"; {len(without)} login role(s) have no stored password and cannot log in with one: {', '.join(without[:SHOWN])}" if without else ""
+    nameless = ", ".join(without[:SHOWN])
+    also = (sv(f"; {len(without)} login role(s) have no stored password and cannot log in with one: {nameless}",
+               f"; {len(without)} inloggningsroll(er) saknar lagrat lösenord och kan inte logga in med lösenord: {nameless}") if without else sv("", ""))
     if weak:
-        listing = ", ".join(f"{r['role']} ({_scheme_words(r['scheme'])})" for r in weak[:SHOWN])
-        return failed(f"{len(weak)} login role(s) have a password not stored as SCRAM-SHA-256: {listing}{also}", weak=[{"role": r["role"], "scheme": r["scheme"]} for r in weak], **details)
+        listing = sv(", ".join(f"{r['role']} ({_scheme_words(r['scheme']).en})" for r in weak[:SHOWN]),
+                     ", ".join(f"{r['role']} ({_scheme_words(r['scheme']).sv})" for r in weak[:SHOWN]))
+        return failed(sv(f"{len(weak)} login role(s) have a password not stored as SCRAM-SHA-256: {listing.en}{also.en}",
+                         f"{len(weak)} inloggningsroll(er) har ett lösenord som inte lagras som SCRAM-SHA-256: {listing.sv}{also.sv}"),
+                      weak=[{"role": r["role"], "scheme": r["scheme"]} for r in weak], **details)
     if not with_password:
-        return passed(f"No login role has a stored password ({len(login)} login role(s), none can log in with a password){also}", **details)
-    return passed(f"All {len(with_password)} login role(s) with a password store it as SCRAM-SHA-256{also}", **details)
+        return passed(sv(f"No login role has a stored password ({len(login)} login role(s), none can log in with a password){also.en}",
+                         f"Ingen inloggningsroll har ett lagrat lösenord ({len(login)} inloggningsroll(er), ingen kan logga in med lösenord){also.sv}"), **details)
+    return passed(sv(f"All {len(with_password)} login role(s) with a password store it as SCRAM-SHA-256{also.en}",
+                     f"Alla {len(with_password)} inloggningsroll(er) med lösenord lagrar det som SCRAM-SHA-256{also.sv}"), **details)
 
 
-def _scheme_words(scheme: str) -> str:
-    return {"none": "no password", "empty": "empty password", "plaintext": "stored in plaintext"}.get(scheme, scheme)
+def _scheme_words(scheme: str) -> Text:
+    return {"none": sv("no password", "inget lösenord"), "empty": sv("empty password", "tomt lösenord"),
+            "plaintext": sv("stored in plaintext", "lagrat i klartext")}.get(scheme, sv(scheme, scheme))
 
 
 @control(
@@ -463,9 +496,10 @@ def pg_ssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) 
     value = fact["settings"]["ssl"]
     details = {"ssl": value, "audit_session_tls": fact.get("session_tls")}
     if value.lower() != "on":
-        return failed(f"ssl is {value}: the server cannot encrypt connections", **details)
-    session = f"; the audit session itself used {fact['session_tls']}" if fact.get("session_tls") else ""
-    return passed(f"ssl is on{session}", **details)
+        return failed(sv(f"ssl is {value}: the server cannot encrypt connections", f"ssl är {value}: servern kan inte kryptera anslutningar"), **details)
+    if fact.get("session_tls"):
+        return passed(sv(f"ssl is on; the audit session itself used {fact['session_tls']}", f"ssl är on; granskningens egen session använde {fact['session_tls']}"), **details)
+    return passed(sv("ssl is on", "ssl är on"), **details)
 
 
 @control(
@@ -490,13 +524,17 @@ def pg_hba_hostssl(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     clear = [r for r in remote if r["type"] in CLEAR_TYPES]
     details = {"non_local_rules": [describe_rule(r) for r in remote], "unreachable": unreachable, "warnings": _warnings(rules)}
     if clear:
-        return failed(
-            f"{len(clear)} pg_hba rule(s) accept non-local connections without TLS: " + ", ".join(describe_rule(r) for r in clear[:SHOWN]) + " (use hostssl)",
+        listing = rules_text(clear[:SHOWN])
+        return failed(sv(
+            f"{len(clear)} pg_hba rule(s) accept non-local connections without TLS: {listing.en} (use hostssl)",
+            f"{len(clear)} pg_hba-regel/regler tar emot anslutningar utifrån utan TLS: {listing.sv} (använd hostssl)"),
             lines=[r["line_number"] for r in clear], **details,
         )
     if not remote:
-        return passed("pg_hba accepts no non-local connection at all (local and loopback rules only)", **details)
-    return passed(f"All {len(remote)} pg_hba rule(s) for non-local connections require TLS (hostssl)", **details)
+        return passed(sv("pg_hba accepts no non-local connection at all (local and loopback rules only)",
+                         "pg_hba tar inte emot några anslutningar utifrån alls (bara regler för lokala anslutningar och loopback)"), **details)
+    return passed(sv(f"All {len(remote)} pg_hba rule(s) for non-local connections require TLS (hostssl)",
+                     f"Alla {len(remote)} pg_hba-regler för anslutningar utifrån kräver TLS (hostssl)"), **details)
 
 
 @control(
@@ -524,15 +562,21 @@ def pg_hba_trust(facts: Mapping[str, Any], params: Mapping[str, Any], target: Ta
     offending = [r for r in trust if r not in accepted]
     details = {"accepted_local_trust": [describe_rule(r) for r in accepted], "unreachable": unreachable, "warnings": _warnings(rules)}
     if offending:
-        listing = ", ".join(f"{describe_rule(r)} for {_roles_named(r)}" for r in offending[:SHOWN])
-        return failed(f"{len(offending)} pg_hba rule(s) let clients in without any authentication (trust): {listing}", lines=[r["line_number"] for r in offending], **details)
-    note = f" ({len(accepted)} unix-socket rule(s) trust roles the policy accepts)" if accepted else ""
-    return passed(f"No pg_hba rule in force lets a client in without authentication{note}", **details)
+        listing = sv(", ".join(f"{rule_text(r).en} for {_roles_named(r).en}" for r in offending[:SHOWN]),
+                     ", ".join(f"{rule_text(r).sv} för {_roles_named(r).sv}" for r in offending[:SHOWN]))
+        return failed(sv(f"{len(offending)} pg_hba rule(s) let clients in without any authentication (trust): {listing.en}",
+                         f"{len(offending)} pg_hba-regel/regler släpper in klienter helt utan autentisering (trust): {listing.sv}"),
+                      lines=[r["line_number"] for r in offending], **details)
+    if accepted:
+        return passed(sv(f"No pg_hba rule in force lets a client in without authentication ({len(accepted)} unix-socket rule(s) trust roles the policy accepts)",
+                         f"Ingen gällande pg_hba-regel släpper in en klient utan autentisering ({len(accepted)} regel/regler för unix-socket litar på roller som policyn godtar)"),
+                      **details)
+    return passed(sv("No pg_hba rule in force lets a client in without authentication", "Ingen gällande pg_hba-regel släpper in en klient utan autentisering"), **details)
 
 
-def _roles_named(rule: Mapping[str, Any]) -> str:
+def _roles_named(rule: Mapping[str, Any]) -> Text:
     users = list(rule.get("user_name") or [])
-    return "every role" if "all" in users else "role(s) " + ", ".join(users)
+    return sv("every role", "alla roller") if "all" in users else sv("role(s) " + ", ".join(users), "rollerna " + ", ".join(users))
 
 
 @control(
@@ -557,26 +601,31 @@ def pg_role_tls(facts: Mapping[str, Any], params: Mapping[str, Any], target: Tar
     members = _members(roles)
     live, unreachable = reachable(rules)
     clear_rules = [r for r in live if r["type"] in CLEAR_TYPES and not is_local_rule(r) and r["auth_method"] != "reject"]
-    reached: dict[str, list[str]] = {}
-    undecided: list[str] = []
+    reached: dict[str, list[Text]] = {}
+    undecided: list[Text] = []
     for r in clear_rules:
         for token in r["user_name"] or []:
             if token.startswith("/"):  # PostgreSQL 16 regular expression: not evaluated here
-                undecided.append(f"{describe_rule(r)} user {token}")
+                undecided.append(sv(f"{rule_text(r).en} user {token}", f"{rule_text(r).sv} användare {token}"))
                 continue
             who = login if token == "all" else sorted(members.get(token[1:], set()) & set(login)) if token.startswith("+") else [token] if token in login else []
             for role in who:
-                reached.setdefault(role, []).append(describe_rule(r))
-    details = {"roles_without_tls": [{"role": k, "lines": v} for k, v in sorted(reached.items())], "non_tls_rules": [describe_rule(r) for r in clear_rules],
-               "undecided": undecided, "unreachable": unreachable}
+                reached.setdefault(role, []).append(rule_text(r))
+    details = {"roles_without_tls": [{"role": k, "lines": [t.en for t in v]} for k, v in sorted(reached.items())], "non_tls_rules": [describe_rule(r) for r in clear_rules],
+               "undecided": [t.en for t in undecided], "unreachable": unreachable}
     if reached:
-        listing = "; ".join(f"{role} (by {', '.join(lines[:3])}{' ...' if len(lines) > 3 else ''})" for role, lines in sorted(reached.items())[:SHOWN])
-        more = f" (and {len(reached) - SHOWN} more)" if len(reached) > SHOWN else ""
-        return failed(f"{len(reached)} of {len(login)} login role(s) can connect over the network without TLS: {listing}{more}", roles=sorted(reached), **details)
+        def listing(lang: str, by: str) -> str:
+            return "; ".join(f"{role} ({by} {', '.join(getattr(t, lang) for t in lines[:3])}{' ...' if len(lines) > 3 else ''})" for role, lines in sorted(reached.items())[:SHOWN])
+
+        more = sv(f" (and {len(reached) - SHOWN} more)", f" (och {len(reached) - SHOWN} till)") if len(reached) > SHOWN else sv("", "")
+        return failed(sv(f"{len(reached)} of {len(login)} login role(s) can connect over the network without TLS: {listing('en', 'by')}{more.en}",
+                         f"{len(reached)} av {len(login)} inloggningsroll(er) kan ansluta över nätet utan TLS: {listing('sv', 'genom')}{more.sv}"), roles=sorted(reached), **details)
     if undecided:
-        return unverified(f"pg_hba names roles by regular expression on lines without TLS ({'; '.join(undecided[:5])}); which roles they admit is not evaluated",
+        return unverified(sv(f"pg_hba names roles by regular expression on lines without TLS ({'; '.join(t.en for t in undecided[:5])}); which roles they admit is not evaluated",
+                             f"pg_hba anger roller med reguljära uttryck på rader utan TLS ({'; '.join(t.sv for t in undecided[:5])}); vilka roller de släpper in bedöms inte"),
                           reason="incomplete_evidence", **details)
-    return passed(f"None of the {len(login)} login role(s) can connect over the network without TLS", **details)
+    return passed(sv(f"None of the {len(login)} login role(s) can connect over the network without TLS",
+                     f"Ingen av de {len(login)} inloggningsrollerna kan ansluta över nätet utan TLS"), **details)
 
 
 def _members(roles: list[Mapping[str, Any]]) -> dict[str, set[str]]:
@@ -618,13 +667,16 @@ def pg_hba_open(facts: Mapping[str, Any], params: Mapping[str, Any], target: Tar
     details = {"open_rules": [describe_rule(r) for r in open_rules], "rejecting_catch_all": [describe_rule(r) for r in live if is_open_to_all(r) and r["auth_method"] == "reject"],
                "unreachable": unreachable, "warnings": _warnings(rules)}
     if open_rules and not params["pg_hba_open_to_all_allowed"]:
-        return failed(
-            f"{len(open_rules)} pg_hba rule(s) accept logins from any address: " + ", ".join(describe_rule(r) for r in open_rules[:SHOWN]) + " (name the client networks instead)",
+        listing = rules_text(open_rules[:SHOWN])
+        return failed(sv(
+            f"{len(open_rules)} pg_hba rule(s) accept logins from any address: {listing.en} (name the client networks instead)",
+            f"{len(open_rules)} pg_hba-regel/regler tar emot inloggning från vilken adress som helst: {listing.sv} (ange klienternas nät i stället)"),
             lines=[r["line_number"] for r in open_rules], **details,
         )
     if open_rules:
-        return passed(f"{len(open_rules)} pg_hba rule(s) accept any address, which the policy allows (pg_hba_open_to_all_allowed)", **details)
-    return passed("No pg_hba rule accepts logins from any address", **details)
+        return passed(sv(f"{len(open_rules)} pg_hba rule(s) accept any address, which the policy allows (pg_hba_open_to_all_allowed)",
+                         f"{len(open_rules)} pg_hba-regel/regler tar emot vilken adress som helst, vilket policyn tillåter (pg_hba_open_to_all_allowed)"), **details)
+    return passed(sv("No pg_hba rule accepts logins from any address", "Ingen pg_hba-regel tar emot inloggning från vilken adress som helst"), **details)
 
 
 @control(
@@ -666,5 +718,7 @@ def pg_superusers(facts: Mapping[str, Any], params: Mapping[str, Any], target: T
     extra = [r for r in supers if r not in allowed]
     details = {"login_superusers": supers, "nologin_superusers": [r["role"] for r in roles if r["superuser"] and not r["login"]], "allowed": sorted(allowed)}
     if extra:
-        return failed(f"{len(extra)} superuser role(s) that can log in are not in the policy's list: {', '.join(extra[:SHOWN])} (login superusers: {', '.join(supers)})", unexpected=extra, **details)
-    return passed(f"Superusers that can log in: {', '.join(supers) or 'none'}; all expected", **details)
+        return failed(sv(f"{len(extra)} superuser role(s) that can log in are not in the policy's list: {', '.join(extra[:SHOWN])} (login superusers: {', '.join(supers)})",
+                         f"{len(extra)} superanvändarroll(er) som kan logga in finns inte i policyns lista: {', '.join(extra[:SHOWN])} (superanvändare med inloggning: {', '.join(supers)})"),
+                      unexpected=extra, **details)
+    return passed(sv(f"Superusers that can log in: {', '.join(supers) or 'none'}; all expected", f"Superanvändare som kan logga in: {', '.join(supers) or 'inga'}; alla väntade"), **details)

@@ -26,12 +26,13 @@ True
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 from auditor.collect import Context
 from auditor.errors import CollectError
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped, unverified
+from auditor.registry import Outcome, Text, collector, control, failed, parameter, passed, skipped, sv, unverified
 from auditor.transports.net import VERSIONS, NoHandshake, NoTLS, Transcript
 from checks.x509 import certificate_details, days_between, hostname_matches, now_iso
 
@@ -88,31 +89,85 @@ def raise_if_all_failed(records: Sequence[Mapping[str, Any]]) -> None:
         raise CollectError(reason, "; ".join(e["message"] for e in errors))
 
 
-def judge_endpoints(records: Sequence[Mapping[str, Any]], judge: Callable[[Mapping[str, Any]], tuple[str, str, dict[str, Any]]], *, what: str) -> Outcome:
+Verdict = tuple[str, Text, dict[str, Any]]
+
+_WHAT_SV = {"protocols": "protokoll", "certificates": "certifikat", "plaintext mail services": "okrypterade e-posttjänster"}
+
+
+def could_not_check(error: Mapping[str, Any]) -> Verdict:
+    """An endpoint the probe could not reach: the collector's own words, quoted in both languages."""
+    return "error", sv(f"could not check: {error['message']}", f"kunde inte kontrolleras ({error['message']})"), {"reason": error["reason"]}
+
+
+def judge_endpoints(records: Sequence[Mapping[str, Any]], judge: Callable[[Mapping[str, Any]], Verdict], *, what: str) -> Outcome:
     """Combine per-endpoint verdicts: fail > error > pass; skipped when no endpoint applies.
 
-    ``judge`` returns (``pass``/``fail``/``error``/``skip``, message, details) for one endpoint.
+    ``judge`` returns (``pass``/``fail``/``error``/``skip``, message in both languages, details) for one endpoint.
     """
-    results = []
+    results, texts = [], []
     for rec in records:
         verdict, message, details = judge(rec)
-        results.append({"endpoint": rec.get("endpoint"), "verdict": verdict, "message": message, **details})
+        results.append({"endpoint": rec.get("endpoint"), "verdict": verdict, "message": message.en, **details})
+        texts.append(message)
     single = len(results) == 1
 
-    def text(items: list[dict[str, Any]]) -> str:
-        return "; ".join(r["message"] if single else f"{r['endpoint']}: {r['message']}" for r in items)
+    def text(verdict: str) -> Text:
+        chosen = [(r, t) for r, t in zip(results, texts) if r["verdict"] == verdict]
+        return sv("; ".join(t.en if single else f"{r['endpoint']}: {t.en}" for r, t in chosen),
+                  "; ".join(t.sv if single else f"{r['endpoint']}: {t.sv}" for r, t in chosen))
 
     by = {v: [r for r in results if r["verdict"] == v] for v in ("pass", "fail", "error", "skip")}
     details = {"endpoints": results}
     if by["fail"]:
-        extra = f" (could not check: {text(by['error'])})" if by["error"] else ""
-        return failed(text(by["fail"]) + extra, **details)
+        fail, error = text("fail"), text("error")
+        if by["error"]:
+            return failed(sv(f"{fail.en} (could not check: {error.en})", f"{fail.sv} (kunde inte kontrolleras: {error.sv})"), **details)
+        return failed(fail, **details)
     if by["error"]:
         reasons = {r.get("reason") for r in by["error"]} - {None}
-        return unverified(text(by["error"]), reason=reasons.pop() if len(reasons) == 1 else "incomplete_evidence", **details)
+        return unverified(text("error"), reason=reasons.pop() if len(reasons) == 1 else "incomplete_evidence", **details)
     if by["pass"]:
-        return passed(text(by["pass"]), **details)
-    return skipped(text(by["skip"]) or f"no endpoint to judge for {what}", **details)
+        return passed(text("pass"), **details)
+    if by["skip"]:
+        return skipped(text("skip"), **details)
+    return skipped(sv(f"no endpoint to judge for {what}", f"ingen tjänst att bedöma för {_WHAT_SV.get(what, what)}"), **details)
+
+
+def join(parts: Sequence[Text], sep: str = "; ") -> Text:
+    """Messages in both languages joined, each language with its own."""
+    return sv(sep.join(p.en for p in parts), sep.join(p.sv for p in parts))
+
+
+def _store_sv(store: Any) -> str:
+    """The trust store as the collector names it ("system store (paths)", "CA bundle /etc/x.pem"), in Swedish."""
+    text = str(store)
+    if text.startswith("system store"):
+        return "systemets certifikatlager" + text.removeprefix("system store")
+    if text.startswith("CA bundle "):
+        return "CA-paketet " + text.removeprefix("CA bundle ")
+    return f"certifikatlagret ({text})"
+
+
+_REFUSALS_SV: tuple[tuple[str, str], ...] = (
+    (r"(?P<cmd>\S+) is not offered \((?P<proto>\S+) (?:keywords|capabilities): (?P<list>.*)\)", "{cmd} erbjuds inte ({proto}: {list})"),
+    (r"(?P<cmd>\S+) is advertised but refused: (?P<reply>.*)", "{cmd} annonseras men avvisas (svar: {reply})"),
+    (r"PostgreSQL answered N to SSLRequest: SSL is not enabled on the server", "PostgreSQL svarade N på SSLRequest: SSL är inte påslaget på servern"),
+    (r"the server does not offer TLS \(CLIENT_SSL not set; server (?P<server>.*)\)", "servern erbjuder inte TLS (CLIENT_SSL är inte satt; server {server})"),
+    (r"served over plain HTTP: the inventory names the site by its http:// URL (?P<url>\S+) \(no HTTPS port probed\)",
+     "levereras över okrypterad HTTP: inventariet anger webbplatsen med sin http://-adress {url} (ingen HTTPS-port provad)"),
+    (r"(?P<label>.+?): the TLS handshake failed: (?P<why>.*)", "{label}: TLS-handskakningen misslyckades ({why})"),
+    (r"(?P<label>.+?): connection closed during the TLS handshake \((?P<why>.*)\)", "{label}: anslutningen stängdes under TLS-handskakningen ({why})"),
+    (r"(?P<label>.+?) offers no TLS", "{label} erbjuder inte TLS"),
+)
+
+
+def refusal_sv(text: Any) -> str:
+    """Why an endpoint has no TLS, as the net transport words it, in Swedish; an unknown wording is quoted."""
+    for pattern, swedish in _REFUSALS_SV:
+        m = re.fullmatch(pattern, str(text))
+        if m:
+            return swedish.format(**{k: ("inga" if v == "none" else v) for k, v in m.groupdict().items()})
+    return f"({text})"
 
 
 # -- collectors ------------------------------------------------------------------------------
@@ -207,11 +262,11 @@ def tls_certificates(ctx: Context) -> dict[str, Any]:
 # -- evaluation helpers -------------------------------------------------------------------------
 
 
-def _no_tls_skip(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+def _no_tls_skip(rec: Mapping[str, Any]) -> Verdict | None:
     if rec.get("error"):
-        return "error", f"could not check: {rec['error']['message']}", {"reason": rec["error"]["reason"]}
+        return could_not_check(rec["error"])
     if not rec.get("tls", True):
-        return "skip", f"no certificate: {rec.get('no_tls')}", {}
+        return "skip", sv(f"no certificate: {rec.get('no_tls')}", f"inget certifikat: {refusal_sv(rec.get('no_tls'))}"), {}
     return None
 
 
@@ -220,16 +275,16 @@ def _leaf(rec: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return chain[0] if chain else None
 
 
-def _cert_controls(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | Mapping[str, Any]:
+def _cert_controls(rec: Mapping[str, Any]) -> Verdict | Mapping[str, Any]:
     """Shared preamble: an error or skip verdict, or the leaf certificate to judge."""
     early = _no_tls_skip(rec)
     if early is not None:
         return early
     leaf = _leaf(rec)
     if leaf is None:
-        return "error", "the server presented no certificate", {"reason": "incomplete_evidence"}
+        return "error", sv("the server presented no certificate", "servern visade inget certifikat"), {"reason": "incomplete_evidence"}
     if "error" in leaf:
-        return "error", f"the server's certificate could not be read: {leaf['error']}", {"reason": "parse_error"}
+        return "error", sv(f"the server's certificate could not be read: {leaf['error']}", f"serverns certifikat gick inte att läsa ({leaf['error']})"), {"reason": "parse_error"}
     return leaf
 
 
@@ -253,14 +308,15 @@ _REFS = ("GDPR Art. 32(1)(a)", "BSI TR-02102-2", "Mozilla Server Side TLS (inter
 def tls_protocols_current(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     minimum = _VERSION_NAMES.get(str(params["min_tls_version"]).strip().removeprefix("TLSv").removeprefix("TLS "))
     if minimum is None:
-        return unverified(f"min_tls_version {params['min_tls_version']!r} is not one of 1.0, 1.1, 1.2, 1.3", reason="config_error")
+        return unverified(sv(f"min_tls_version {params['min_tls_version']!r} is not one of 1.0, 1.1, 1.2, 1.3",
+                             f"min_tls_version {params['min_tls_version']!r} är inte något av 1.0, 1.1, 1.2, 1.3"), reason="config_error")
     floor = version_key(minimum)
 
-    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def judge(rec: Mapping[str, Any]) -> Verdict:
         if rec.get("error"):
-            return "error", f"could not check: {rec['error']['message']}", {"reason": rec["error"]["reason"]}
+            return could_not_check(rec["error"])
         if not rec.get("tls", True):
-            return "fail", f"offers no TLS at all: {rec.get('no_tls')}", {"accepted": []}
+            return "fail", sv(f"offers no TLS at all: {rec.get('no_tls')}", f"erbjuder inte TLS alls: {refusal_sv(rec.get('no_tls'))}"), {"accepted": []}
         versions = rec.get("versions", {})
         accepted = [v for v in VERSIONS if versions.get(v, {}).get("accepted") is True]
         old = [v for v in accepted if version_key(v) < floor]
@@ -268,12 +324,15 @@ def tls_protocols_current(facts: Mapping[str, Any], params: Mapping[str, Any], t
         modern = [v for v in accepted if version_key(v) >= floor]
         shown = {"accepted": accepted, "minimum": minimum}
         if old:
-            return "fail", f"accepts {', '.join(old)} (below {minimum}); accepted: {', '.join(accepted)}", shown
+            return "fail", sv(f"accepts {', '.join(old)} (below {minimum}); accepted: {', '.join(accepted)}",
+                              f"tar emot {', '.join(old)} (lägre än {minimum}); tar emot: {', '.join(accepted)}"), shown
         if not modern:
-            return "fail", f"accepts no TLS version at or above {minimum} (answers: " + "; ".join(f"{v} {versions[v].get('answer')}" for v in VERSIONS if v in versions) + ")", shown
+            answers = "; ".join(f"{v} {versions[v].get('answer')}" for v in VERSIONS if v in versions)
+            return "fail", sv(f"accepts no TLS version at or above {minimum} (answers: {answers})", f"tar inte emot någon TLS-version från och med {minimum} (svar: {answers})"), shown
         if unknown:
-            return "error", f"no answer to {', '.join(unknown)} probes; cannot confirm they are refused", {**shown, "reason": "timeout"}
-        return "pass", f"accepts only {', '.join(accepted)}", shown
+            return "error", sv(f"no answer to {', '.join(unknown)} probes; cannot confirm they are refused",
+                               f"inget svar på försöken med {', '.join(unknown)}; går inte att bekräfta att de avvisas"), {**shown, "reason": "timeout"}
+        return "pass", sv(f"accepts only {', '.join(accepted)}", f"tar bara emot {', '.join(accepted)}"), shown
 
     return judge_endpoints(facts["tls.protocols"]["endpoints"], judge, what="protocols")
 
@@ -291,14 +350,17 @@ def tls_protocols_current(facts: Mapping[str, Any], params: Mapping[str, Any], t
     "bundle the inventory names for private PKI). Self-signed, expired or incomplete chains train users to click through warnings.",
 )
 def tls_cert_trusted(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
-    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def judge(rec: Mapping[str, Any]) -> Verdict:
         leaf = _cert_controls(rec)
         if isinstance(leaf, tuple):
             return leaf
         shown = {"subject": leaf["subject"], "issuer": leaf["issuer"], "trust_store": rec.get("trust_store"), "verified_path": rec.get("verified_path", [])}
         if rec.get("verified"):
-            return "pass", f"chain verifies against the {rec.get('trust_store')} (issuer {leaf['issuer']})", shown
-        return "fail", f"chain does not verify against the {rec.get('trust_store')}: {rec.get('verify_error')} (subject {leaf['subject']}, issuer {leaf['issuer']})", {**shown, "verify_error": rec.get("verify_error")}
+            return "pass", sv(f"chain verifies against the {rec.get('trust_store')} (issuer {leaf['issuer']})",
+                              f"kedjan verifieras mot {_store_sv(rec.get('trust_store'))} (utfärdare {leaf['issuer']})"), shown
+        return "fail", sv(f"chain does not verify against the {rec.get('trust_store')}: {rec.get('verify_error')} (subject {leaf['subject']}, issuer {leaf['issuer']})",
+                          f"kedjan verifieras inte mot {_store_sv(rec.get('trust_store'))} ({rec.get('verify_error')}; subjekt {leaf['subject']}, utfärdare {leaf['issuer']})"),\
+            {**shown, "verify_error": rec.get("verify_error")}
 
     return judge_endpoints(facts["tls.certificates"]["endpoints"], judge, what="certificates")
 
@@ -316,7 +378,7 @@ def tls_cert_trusted(facts: Mapping[str, Any], params: Mapping[str, Any], target
     "ignores the name can be served any valid certificate by an attacker. Only subjectAltName entries count, as in browsers.",
 )
 def tls_cert_hostname(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
-    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def judge(rec: Mapping[str, Any]) -> Verdict:
         leaf = _cert_controls(rec)
         if isinstance(leaf, tuple):
             return leaf
@@ -325,10 +387,11 @@ def tls_cert_hostname(facts: Mapping[str, Any], params: Mapping[str, Any], targe
         match = hostname_matches(name, leaf["dns_names"], leaf["ip_addresses"])
         shown = {"name": name, "subject_alt_names": names}
         if match:
-            return "pass", f"{name} matches the certificate's name {match}", shown
+            return "pass", sv(f"{name} matches the certificate's name {match}", f"{name} stämmer med certifikatets namn {match}"), shown
         if not names:
-            return "fail", f"the certificate has no subjectAltName (subject {leaf['subject']}); {name} is not covered", shown
-        return "fail", f"{name} is not among the certificate's names ({', '.join(names)})", shown
+            return "fail", sv(f"the certificate has no subjectAltName (subject {leaf['subject']}); {name} is not covered",
+                              f"certifikatet saknar subjectAltName (subjekt {leaf['subject']}); {name} omfattas inte"), shown
+        return "fail", sv(f"{name} is not among the certificate's names ({', '.join(names)})", f"{name} finns inte bland certifikatets namn ({', '.join(names)})"), shown
 
     return judge_endpoints(facts["tls.certificates"]["endpoints"], judge, what="certificates")
 
@@ -351,7 +414,7 @@ def tls_cert_expiry(facts: Mapping[str, Any], params: Mapping[str, Any], target:
     at = fact["checked_at"]
     warn = params["tls_cert_expiry_warning_days"]
 
-    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def judge(rec: Mapping[str, Any]) -> Verdict:
         leaf = _cert_controls(rec)
         if isinstance(leaf, tuple):
             return leaf
@@ -359,12 +422,14 @@ def tls_cert_expiry(facts: Mapping[str, Any], params: Mapping[str, Any], target:
         started = days_between(leaf["not_before"], at)
         shown = {"not_before": leaf["not_before"], "not_after": leaf["not_after"], "checked_at": at, "days_left": round(left, 1), "warning_days": warn}
         if left < 0:
-            return "fail", f"the certificate expired on {leaf['not_after'][:10]} ({-left:.0f} days before the check)", shown
+            return "fail", sv(f"the certificate expired on {leaf['not_after'][:10]} ({-left:.0f} days before the check)",
+                              f"certifikatet gick ut {leaf['not_after'][:10]} ({-left:.0f} dagar före kontrollen)"), shown
         if started < 0:
-            return "fail", f"the certificate is not valid before {leaf['not_before'][:10]}", shown
+            return "fail", sv(f"the certificate is not valid before {leaf['not_before'][:10]}", f"certifikatet gäller inte före {leaf['not_before'][:10]}"), shown
         if left < warn:
-            return "fail", f"the certificate expires on {leaf['not_after'][:10]}, in {left:.0f} days (less than the policy's {warn})", shown
-        return "pass", f"valid until {leaf['not_after'][:10]} ({left:.0f} days left)", shown
+            return "fail", sv(f"the certificate expires on {leaf['not_after'][:10]}, in {left:.0f} days (less than the policy's {warn})",
+                              f"certifikatet går ut {leaf['not_after'][:10]}, om {left:.0f} dagar (färre än policyns {warn})"), shown
+        return "pass", sv(f"valid until {leaf['not_after'][:10]} ({left:.0f} days left)", f"giltigt till {leaf['not_after'][:10]} ({left:.0f} dagar kvar)"), shown
 
     return judge_endpoints(fact["endpoints"], judge, what="certificates")
 
@@ -385,25 +450,26 @@ def tls_cert_expiry(facts: Mapping[str, Any], params: Mapping[str, Any], target:
 def tls_cert_key_strength(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     min_rsa, min_ec = params["tls_min_rsa_bits"], params["tls_min_ec_bits"]
 
-    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def judge(rec: Mapping[str, Any]) -> Verdict:
         leaf = _cert_controls(rec)
         if isinstance(leaf, tuple):
             return leaf
-        weak = []
+        weak: list[Text] = []
         judged = [leaf] + [c for c in (rec.get("chain") or [])[1:] if "error" not in c and not c.get("self_signed")]
         for i, cert in enumerate(judged):
             kind, bits = cert.get("key_type"), cert.get("key_bits")
-            label = "the server's key" if i == 0 else f"the key of {cert['subject']}"
+            label = sv("the server's key", "serverns nyckel") if i == 0 else sv(f"the key of {cert['subject']}", f"nyckeln för {cert['subject']}")
             if kind in ("RSA", "DSA") and (bits or 0) < min_rsa:
-                weak.append(f"{label} is {kind} {bits} bits (at least {min_rsa} required)")
+                weak.append(sv(f"{label.en} is {kind} {bits} bits (at least {min_rsa} required)", f"{label.sv} är {kind} {bits} bitar (minst {min_rsa} krävs)"))
             elif kind == "EC" and (bits or 0) < min_ec:
-                weak.append(f"{label} is EC {bits} bits (at least {min_ec} required)")
+                weak.append(sv(f"{label.en} is EC {bits} bits (at least {min_ec} required)", f"{label.sv} är EC {bits} bitar (minst {min_ec} krävs)"))
             elif kind not in ("RSA", "DSA", "EC", "Ed25519", "Ed448"):
-                weak.append(f"{label} is of an unknown type {kind}")
+                weak.append(sv(f"{label.en} is of an unknown type {kind}", f"{label.sv} är av en okänd typ, {kind}"))
         shown = {"key_type": leaf["key_type"], "key_bits": leaf["key_bits"], "curve": leaf.get("curve")}
         if weak:
-            return "fail", "; ".join(weak), shown
-        return "pass", f"the server's key is {leaf['key_type']} {leaf['key_bits']} bits" + (f" ({leaf['curve']})" if leaf.get("curve") else ""), shown
+            return "fail", join(weak), shown
+        curve = f" ({leaf['curve']})" if leaf.get("curve") else ""
+        return "pass", sv(f"the server's key is {leaf['key_type']} {leaf['key_bits']} bits{curve}", f"serverns nyckel är {leaf['key_type']} {leaf['key_bits']} bitar{curve}"), shown
 
     return judge_endpoints(facts["tls.certificates"]["endpoints"], judge, what="certificates")
 
@@ -424,16 +490,18 @@ def tls_cert_key_strength(facts: Mapping[str, Any], params: Mapping[str, Any], t
 def tls_cert_signature(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     weak_hashes = {str(h).lower().replace("-", "") for h in params["tls_weak_signature_hashes"]}
 
-    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def judge(rec: Mapping[str, Any]) -> Verdict:
         leaf = _cert_controls(rec)
         if isinstance(leaf, tuple):
             return leaf
         chain = [c for c in rec.get("chain") or [] if "error" not in c]
         judged = [leaf] + [c for c in chain[1:] if not c.get("self_signed")]
-        weak = [f"{c['subject']} is signed with {c['signature_algorithm']}" for c in judged if str(c.get("signature_hash") or "").lower().replace("-", "") in weak_hashes]
+        weak = [sv(f"{c['subject']} is signed with {c['signature_algorithm']}", f"{c['subject']} är signerat med {c['signature_algorithm']}")
+                for c in judged if str(c.get("signature_hash") or "").lower().replace("-", "") in weak_hashes]
         shown = {"signatures": [{"subject": c["subject"], "signature": c["signature_algorithm"]} for c in judged]}
         if weak:
-            return "fail", "; ".join(weak), shown
-        return "pass", "signed with " + ", ".join(dict.fromkeys(c["signature_algorithm"] for c in judged)), shown
+            return "fail", join(weak), shown
+        algorithms = ", ".join(dict.fromkeys(c["signature_algorithm"] for c in judged))
+        return "pass", sv(f"signed with {algorithms}", f"signerat med {algorithms}"), shown
 
     return judge_endpoints(facts["tls.certificates"]["endpoints"], judge, what="certificates")

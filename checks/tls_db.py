@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from auditor.collect import Context
 from auditor.model import Target
-from auditor.registry import Outcome, collector, control, failed, passed
+from auditor.registry import Outcome, collector, control, failed, passed, sv
 
 
 @collector("tls.db_offer", kinds=("database",), transport="net", timeout=30)
@@ -46,12 +46,16 @@ def database_tls_offer(ctx: Context) -> dict[str, Any]:
 )
 def database_tls_offered(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     fact = facts["tls.db_offer"]
+    where = fact["endpoint"].split(" ", 1)[1]
     if fact.get("protocol") == "postgresql":
         shown = {"answer": fact.get("answer")}
         if fact.get("tls_offered"):
-            return passed(f"PostgreSQL at {fact['endpoint'].split(' ', 1)[1]} answers S to SSLRequest", **shown)
-        return failed(f"PostgreSQL at {fact['endpoint'].split(' ', 1)[1]} answers N to SSLRequest: SSL is not enabled (ssl = off)", **shown)
+            return passed(sv(f"PostgreSQL at {where} answers S to SSLRequest", f"PostgreSQL på {where} svarar S på SSLRequest"), **shown)
+        return failed(sv(f"PostgreSQL at {where} answers N to SSLRequest: SSL is not enabled (ssl = off)",
+                         f"PostgreSQL på {where} svarar N på SSLRequest: SSL är inte påslaget (ssl = off)"), **shown)
     shown = {"server_version": fact.get("server_version"), "capabilities": fact.get("capabilities")}
+    version = fact.get("server_version")
     if fact.get("tls_offered"):
-        return passed(f"{fact.get('server_version')} at {fact['endpoint'].split(' ', 1)[1]} sets CLIENT_SSL in its handshake", **shown)
-    return failed(f"{fact.get('server_version')} at {fact['endpoint'].split(' ', 1)[1]} does not offer TLS (CLIENT_SSL not set in its handshake)", **shown)
+        return passed(sv(f"{version} at {where} sets CLIENT_SSL in its handshake", f"{version} på {where} sätter CLIENT_SSL i sin handskakning"), **shown)
+    return failed(sv(f"{version} at {where} does not offer TLS (CLIENT_SSL not set in its handshake)",
+                     f"{version} på {where} erbjuder inte TLS (CLIENT_SSL är inte satt i handskakningen)"), **shown)

@@ -19,8 +19,8 @@ from typing import Any, Mapping
 from auditor.collect import Context
 from auditor.errors import CollectError
 from auditor.model import Target
-from auditor.registry import Outcome, collector, control
-from checks.tls import endpoint_error, judge_endpoints, raise_if_all_failed
+from auditor.registry import Outcome, collector, control, sv
+from checks.tls import Verdict, could_not_check, refusal_sv, endpoint_error, judge_endpoints, raise_if_all_failed
 
 PLAINTEXT_SERVICES = ("smtp", "submission", "imap", "pop3")
 # SASL mechanisms that send the password itself (base64 is not encryption).
@@ -70,12 +70,16 @@ def plaintext_login_offers(info: Mapping[str, Any]) -> list[str]:
     return offers
 
 
-def _preamble(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+def _preamble(rec: Mapping[str, Any]) -> Verdict | None:
     if rec.get("implicit_tls"):
-        return "skip", "implicit TLS from the first byte (no plaintext phase)", {}
+        return "skip", sv("implicit TLS from the first byte (no plaintext phase)", "TLS från första byten (ingen okrypterad fas)"), {}
     if rec.get("error"):
-        return "error", f"could not check: {rec['error']['message']}", {"reason": rec["error"]["reason"]}
+        return could_not_check(rec["error"])
     return None
+
+
+def _offer_sv(offer: str) -> str:
+    return {"AUTH (no mechanism listed)": "AUTH (utan angiven mekanism)", "LOGIN command (no LOGINDISABLED)": "kommandot LOGIN (utan LOGINDISABLED)"}.get(offer, offer)
 
 
 _REFS = ("GDPR Art. 32(1)(a)", "RFC 3207", "RFC 2595", "RFC 8314", "BSI TR-03108")
@@ -94,15 +98,17 @@ _REFS = ("GDPR Art. 32(1)(a)", "RFC 3207", "RFC 2595", "RFC 8314", "BSI TR-03108
     "accepts it; mail is personal data.",
 )
 def mail_starttls_offered(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
-    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def judge(rec: Mapping[str, Any]) -> Verdict:
         early = _preamble(rec)
         if early is not None:
             return early
         command = "STLS" if rec.get("protocol") == "pop3" else "STARTTLS"
         shown = {"offered": rec.get("starttls"), "answer": rec.get("starttls_answer")}
         if rec.get("upgraded"):
-            return "pass", f"{command} offered and accepted ({rec.get('starttls_answer')})", shown
-        return "fail", str(rec.get("refusal") or f"{command} is not available"), shown
+            return "pass", sv(f"{command} offered and accepted ({rec.get('starttls_answer')})", f"{command} erbjuds och godtas ({rec.get('starttls_answer')})"), shown
+        if rec.get("refusal"):
+            return "fail", sv(str(rec["refusal"]), refusal_sv(rec["refusal"])), shown
+        return "fail", sv(f"{command} is not available", f"{command} erbjuds inte"), shown
 
     return judge_endpoints(facts["tls.mail_starttls"]["endpoints"], judge, what="plaintext mail services")
 
@@ -120,18 +126,19 @@ def mail_starttls_offered(facts: Mapping[str, Any], params: Mapping[str, Any], t
     "the clear, and a network attacker can strip STARTTLS to collect them (Postfix: smtpd_tls_auth_only; Dovecot: disable_plaintext_auth or ssl = required).",
 )
 def mail_plaintext_auth(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
-    def judge(rec: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def judge(rec: Mapping[str, Any]) -> Verdict:
         early = _preamble(rec)
         if early is not None:
             return early
         offers = plaintext_login_offers(rec)
         shown = {"before_tls": offers, "capabilities": rec.get("capability") or [line[4:] for line in rec.get("ehlo", [])[1:]]}
         if offers:
-            return "fail", "before STARTTLS the server offers " + ", ".join(offers), shown
+            return "fail", sv("before STARTTLS the server offers " + ", ".join(offers), "före STARTTLS erbjuder servern " + ", ".join(map(_offer_sv, offers))), shown
         if rec.get("protocol") == "smtp":
-            return "pass", "no AUTH advertised before STARTTLS", shown
+            return "pass", sv("no AUTH advertised before STARTTLS", "ingen AUTH annonseras före STARTTLS"), shown
         if rec.get("protocol") == "imap":
-            return "pass", "LOGINDISABLED advertised before STARTTLS, no cleartext AUTHENTICATE mechanism", shown
-        return "pass", "neither USER nor a cleartext SASL mechanism advertised before STLS", shown
+            return "pass", sv("LOGINDISABLED advertised before STARTTLS, no cleartext AUTHENTICATE mechanism",
+                              "LOGINDISABLED annonseras före STARTTLS, ingen AUTHENTICATE-mekanism i klartext"), shown
+        return "pass", sv("neither USER nor a cleartext SASL mechanism advertised before STLS", "varken USER eller någon SASL-mekanism i klartext annonseras före STLS"), shown
 
     return judge_endpoints(facts["tls.mail_starttls"]["endpoints"], judge, what="plaintext mail services")

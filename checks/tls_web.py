@@ -17,12 +17,13 @@ True
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from auditor.collect import Context
 from auditor.errors import CollectError
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed
+from auditor.registry import Outcome, collector, control, failed, parameter, passed, sv
 from auditor.transports.net import Refused, header_values, parse_hsts
 
 HSTS_MIN_AGE = parameter(
@@ -78,6 +79,21 @@ def _refused(ctx: Context, exc: Refused) -> dict[str, Any]:
     return {"url": http_url, "status": None, "status_line": None, "location": None, "listener": False, "refusal": exc.message}
 
 
+def _problem_sv(problem: str) -> str:
+    """A problem :func:`auditor.transports.net.parse_hsts` found, in Swedish (an unknown wording unchanged)."""
+    if m := re.fullmatch(r"directive (.+) repeated", problem):
+        return f"direktivet {m[1]} upprepas"
+    if m := re.fullmatch(r"max-age (.+) is not a number", problem):
+        return f"max-age {m[1]} är inte ett tal"
+    return {"no max-age directive": "inget max-age-direktiv"}.get(problem, problem)
+
+
+def _refused_sv(refusal: str) -> str:
+    """The net transport's "connection to HOST:PORT refused (nothing listens there)", in Swedish."""
+    m = re.fullmatch(r"connection to (.+) refused \(nothing listens there\)", str(refusal))
+    return f"anslutningen till {m[1]} avvisades, ingenting lyssnar där" if m else str(refusal)
+
+
 def redirects_to_https(answer: Mapping[str, Any]) -> bool:
     location = answer.get("location") or (header_values(dict(answer), "Location") or [None])[0]
     return answer.get("status") in REDIRECT_STATUSES and isinstance(location, str) and location.lower().startswith("https://")
@@ -103,18 +119,26 @@ def web_hsts(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target
     minimum = params["hsts_min_age"]
     shown = {"url": fact["url"], "status": fact["status"], "header": fact["hsts"], "minimum": minimum}
     if fact.get("plain_http"):
-        return failed(f"served over plain HTTP ({fact['url']}): no HTTPS, so no Strict-Transport-Security (browsers ignore it over http://)", **shown, plain_http=True)
+        return failed(sv(f"served over plain HTTP ({fact['url']}): no HTTPS, so no Strict-Transport-Security (browsers ignore it over http://)",
+                         f"levereras över okrypterad HTTP ({fact['url']}): ingen HTTPS och därmed ingen Strict-Transport-Security (webbläsare bortser från den över http://)"),
+                      **shown, plain_http=True)
     if not fact["hsts"]:
-        return failed(f"{fact['url']} sends no Strict-Transport-Security header ({fact['status_line']})", **shown)
+        return failed(sv(f"{fact['url']} sends no Strict-Transport-Security header ({fact['status_line']})",
+                         f"{fact['url']} skickar inget Strict-Transport-Security-huvud ({fact['status_line']})"), **shown)
     parsed = fact["parsed"] or {}
     first = fact["hsts"][0]
-    extra = f" ({len(fact['hsts'])} headers; browsers use the first)" if len(fact["hsts"]) > 1 else ""
+    extra = sv(f" ({len(fact['hsts'])} headers; browsers use the first)", f" ({len(fact['hsts'])} huvuden; webbläsare använder det första)") if len(fact["hsts"]) > 1 else sv("", "")
     age = parsed.get("max_age")
     if age is None:
-        return failed(f"Strict-Transport-Security '{first}' has no valid max-age ({'; '.join(parsed.get('problems', []))}){extra}", **shown)
+        problems = parsed.get("problems", [])
+        return failed(sv(f"Strict-Transport-Security '{first}' has no valid max-age ({'; '.join(problems)}){extra.en}",
+                         f"Strict-Transport-Security '{first}' saknar giltig max-age ({'; '.join(map(_problem_sv, problems))}){extra.sv}"), **shown)
+    days, min_days = f"{age / 86400:.0f}", f"{minimum / 86400:.0f}"
     if age < minimum:
-        return failed(f"Strict-Transport-Security max-age is {age} s ({age / 86400:.0f} days); the policy asks at least {minimum} s ({minimum / 86400:.0f} days){extra}", **shown, max_age=age)
-    return passed(f"Strict-Transport-Security max-age={age} ({age / 86400:.0f} days){'; includeSubDomains' if parsed.get('include_subdomains') else ''}{extra}", **shown, max_age=age)
+        return failed(sv(f"Strict-Transport-Security max-age is {age} s ({days} days); the policy asks at least {minimum} s ({min_days} days){extra.en}",
+                         f"Strict-Transport-Security max-age är {age} s ({days} dagar); policyn kräver minst {minimum} s ({min_days} dagar){extra.sv}"), **shown, max_age=age)
+    sub = "; includeSubDomains" if parsed.get("include_subdomains") else ""
+    return passed(sv(f"Strict-Transport-Security max-age={age} ({days} days){sub}{extra.en}", f"Strict-Transport-Security max-age={age} ({days} dagar){sub}{extra.sv}"), **shown, max_age=age)
 
 
 @control(
@@ -133,9 +157,13 @@ def web_http_redirect(facts: Mapping[str, Any], params: Mapping[str, Any], targe
     fact = facts["tls.http_redirect"]
     shown = {"url": fact["url"], "status": fact["status"], "location": fact["location"]}
     if fact.get("listener") is False:
-        return passed(f"no plain-HTTP listener; nothing to redirect ({fact['refusal']}; the HTTPS port accepts connections)", **shown, listener=False, refusal=fact["refusal"])
+        return passed(sv(f"no plain-HTTP listener; nothing to redirect ({fact['refusal']}; the HTTPS port accepts connections)",
+                         f"ingen tjänst lyssnar på okrypterad HTTP; inget att omdirigera ({_refused_sv(fact['refusal'])}; HTTPS-porten tar emot anslutningar)"),
+                      **shown, listener=False, refusal=fact["refusal"])
     if redirects_to_https(fact):
-        return passed(f"{fact['url']} redirects ({fact['status']}) to {fact['location']}", **shown)
+        return passed(sv(f"{fact['url']} redirects ({fact['status']}) to {fact['location']}", f"{fact['url']} omdirigerar ({fact['status']}) till {fact['location']}"), **shown)
     if fact["status"] in REDIRECT_STATUSES:
-        return failed(f"{fact['url']} redirects ({fact['status']}) to {fact['location']!r}, which is not an https:// address", **shown)
-    return failed(f"{fact['url']} answers {fact['status_line']} over plain HTTP instead of redirecting to https://", **shown)
+        return failed(sv(f"{fact['url']} redirects ({fact['status']}) to {fact['location']!r}, which is not an https:// address",
+                         f"{fact['url']} omdirigerar ({fact['status']}) till {fact['location']!r}, som inte är en https://-adress"), **shown)
+    return failed(sv(f"{fact['url']} answers {fact['status_line']} over plain HTTP instead of redirecting to https://",
+                     f"{fact['url']} svarar {fact['status_line']} över okrypterad HTTP i stället för att omdirigera till https://"), **shown)
