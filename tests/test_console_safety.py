@@ -100,7 +100,7 @@ def test_a_hostile_file_name_is_shown_escaped_on_the_console_and_harmless_in_mar
     # markdown: the name stays inside its list item / table cell (no new line, no bare pipe, no escape character)
     md = (Path(folder) / "summary.md").read_text(encoding="utf-8")
     assert "\x1b" not in md and "\r" not in md
-    (item,) = [ln for ln in md.splitlines() if "ACCESS-BACKUP-FILE-PERMISSIONS" in ln]
+    (item,) = [ln for ln in md.splitlines() if "ACCESS-BACKUP-FILE-PERMISSIONS on " in ln]  # the finding (the promises name --only too)
     assert "evil\\\\x1b\\[31mRED\\|cell FAKE: PASS all good" in item, item
     assert not any(ln.startswith("FAKE") for ln in md.splitlines())
     # JUnit: well-formed XML 1.0 without the characters it cannot carry; the name readable in the failure message
