@@ -195,7 +195,7 @@ def backup_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target
         counts[f["format"]] = counts.get(f["format"], 0) + 1
     total = f"{formats['regular_files']}{'+' if formats['listing_truncated'] else ''}"
     sampled = f"the {len(files)} newest of {total} file(s) sampled (at most {formats['sample_bound']})"
-    sampled_sv = f"de {len(files)} nyaste av {total} filer i stickprovet (högst {formats['sample_bound']})"
+    sampled_sv = f"de {len(files)} nyaste av {total} filerna i stickprovet (högst {formats['sample_bound']})"
     unnamed = formats["not_nameable_count"]
     skipped = f"; {unnamed} file(s) with names the sudoers rule cannot name were not read" if unnamed else ""
     skipped_sv = f"; {count_sv(unnamed, 'fil', 'filer')} med namn som sudoers-regeln inte kan ange lästes inte" if unnamed else ""
@@ -204,7 +204,7 @@ def backup_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target
     if plain and not accepted_volume:
         named = ", ".join(f"{posixpath.basename(f['path'])} ({f['format']})" for f in plain[:10])
         return failed(sv(f"at least {len(plain)} backup file(s) are not encrypted: {named} ({sampled}{skipped})",
-                         f"minst {count_sv(len(plain), 'säkerhetskopia', 'säkerhetskopior')} är okrypterade: {named} ({sampled_sv}{skipped_sv})"), plaintext=[{"path": f["path"], "format": f["format"]} for f in plain], **details)
+                         f"minst {count_sv(len(plain), 'säkerhetskopia är okrypterad', 'säkerhetskopior är okrypterade')}: {named} ({sampled_sv}{skipped_sv})"), plaintext=[{"path": f["path"], "format": f["format"]} for f in plain], **details)
     if not files:
         if formats["not_nameable_count"]:
             return unverified(sv(f"no backup file could be read: {unnamed} file(s) with names the sudoers rule cannot name",

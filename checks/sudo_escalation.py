@@ -58,6 +58,7 @@ INTERPRETERS = frozenset({
     "expect", "awk", "gawk", "mawk", "nawk", "gdb", "pwsh", "julia", "R", "Rscript", "guile", "erl", "jshell", "jrunscript",
     "groovy", "cpan",
 })
+INTERPRETER_HOW = "-c, -e or a script of yours"  # how an interpreter with free arguments runs code
 NO_REPL = frozenset({"awk", "gawk", "mawk", "nawk"})  # without a program they do nothing
 CWD_IMPORTS = frozenset({"python", "pypy"})  # -c / -m put the caller's directory first on sys.path
 EDITORS: dict[str, str] = {  # editor → how it gets at any file
@@ -439,6 +440,7 @@ HOWS_SV: dict[str, str] = {
     "!sh in its pager": "!sh i dess pager",
     "its pager's !sh, hooks, core.fsmonitor": "dess pagers !sh, hooks, core.fsmonitor",
     "a new window": "ett nytt fönster",
+    "-c, -e or a script of yours": "-c, -e eller ett eget skript",
 }
 SCOPES_SV = {"": "", "with any arguments": "med valfria argument", "with wildcards": "med jokertecken"}
 
@@ -681,7 +683,7 @@ def _judge(path: str, args: Args, noexec: bool, depth: int = 0) -> Verdict | Non
     name, shown, free = program_name(path), posixpath.basename(path), args.free
     if name in SHELLS or name in INTERPRETERS:
         if free:
-            verb, how = ("run any command", f"{shown} -c") if name in SHELLS else ("run any code in-process", "-c, -e or a script of yours")
+            verb, how = ("run any command", f"{shown} -c") if name in SHELLS else ("run any code in-process", INTERPRETER_HOW)
             return _can(shown, "with any arguments", [(verb, how)], False)
         if name == "gdb" and not {"-batch", "--batch"} & set(args.texts()):
             return Verdict(_same(" ".join([shown, *args.texts()])), sv("is interactive: it can run any command as root (shell, python)",

@@ -756,7 +756,7 @@ def _shown_sv(g: Mapping[str, Any]) -> str:
 
 def _files_read(fact: Mapping[str, Any]) -> Text:
     files = ', '.join(fact['files'])
-    return sv(f"{len(fact['files'])} file(s) read: {files}", f"{count_sv(len(fact['files']), 'fil', 'filer')} lästa: {files}")
+    return sv(f"{len(fact['files'])} file(s) read: {files}", f"{count_sv(len(fact['files']), 'fil läst', 'filer lästa')}: {files}")
 
 
 @control(
