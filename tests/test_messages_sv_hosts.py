@@ -96,7 +96,7 @@ def _sockets(*sockets: tuple[str, int, list[str]]) -> dict[str, Any]:
                                               for address, port, process in sockets]}}
 
 
-def _pam(scheme: str | None, rounds: int | None = None, login_defs: dict[str, tuple[str, str]] | None = None, pam: bool = True) -> dict[str, Any]:
+def _pam(scheme: str | None, rounds: int | None = None, login_defs: dict[str, str] | None = None, pam: bool = True) -> dict[str, Any]:
     text = "password [success=1 default=ignore] pam_unix.so obscure" + (f" {scheme}" if scheme else "") + (f" rounds={rounds}" if rounds else "")
     unix = [{"file": "/etc/pam.d/common-password", "line": 25, "text": text, "scheme": scheme, "rounds": rounds}] if pam else []
     defs = None if login_defs is None else {"settings": {k: {"value": v, "line": n, "text": f"{k} {v}"} for n, (k, v) in enumerate(login_defs.items(), 10)}}
