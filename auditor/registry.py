@@ -71,6 +71,11 @@ def sv(en: str, sv_text: str) -> Text:
     return Text(en, sv_text)
 
 
+def count_sv(n: int, one: str, many: str) -> str:
+    """A number with the Swedish noun in agreement: ``count_sv(1, "nyckel", "nycklar")`` → ``1 nyckel``."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def _split(message: "str | Text") -> tuple[str, str | None]:
     return (message.en, message.sv) if isinstance(message, Text) else (message, None)
 

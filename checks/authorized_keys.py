@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from auditor.collect import Context, rooted
 from auditor.model import Target
-from auditor.registry import Outcome, collector, control, failed, passed, unverified
+from auditor.registry import Outcome, collector, control, count_sv, failed, passed, sv, unverified
 from auditor.shellreads import Reads
 
 AUTHORIZED_KEYS_FILES = ("/root/.ssh/authorized_keys", "/root/.ssh/authorized_keys2")
@@ -186,24 +186,32 @@ def root_authorized_keys_allowed(facts: Mapping[str, Any], params: Mapping[str, 
     shown = [f"{k['file']}:{k['line']} {show_key(k)}" for k in keys]
     if keys and allowlist is None:
         return failed(
-            f"root has {len(keys)} authorized SSH key(s) but the inventory declares no authorized_root_keys for this server; "
-            f"declare the fingerprints allowed to log in as root: " + ", ".join(f"{k['fingerprint']} ({k['comment'] or 'no comment'})" for k in keys[:SHOWN]),
+            sv(f"root has {len(keys)} authorized SSH key(s) but the inventory declares no authorized_root_keys for this server; "
+               f"declare the fingerprints allowed to log in as root: " + ", ".join(f"{k['fingerprint']} ({k['comment'] or 'no comment'})" for k in keys[:SHOWN]),
+               f"root har {count_sv(len(keys), 'godkänd SSH-nyckel', 'godkända SSH-nycklar')} men inventariet anger inga authorized_root_keys för den här servern; "
+               f"ange fingeravtrycken som får logga in som root: " + ", ".join(f"{k['fingerprint']} ({k['comment'] or 'ingen kommentar'})" for k in keys[:SHOWN])),
             keys=shown, allowlist=None,
         )
     allowed = {_normalise(fp) for fp in allowlist or ()}
     unknown = [k for k in keys if _normalise(k["fingerprint"]) not in allowed]
     if unknown:
         return failed(
-            f"{len(unknown)} of {len(keys)} key(s) in root's authorized_keys are not in authorized_root_keys: "
-            + ", ".join(f"{k['fingerprint']} ({k['comment'] or 'no comment'}, {k['file']}:{k['line']})" for k in unknown[:SHOWN]),
+            sv(f"{len(unknown)} of {len(keys)} key(s) in root's authorized_keys are not in authorized_root_keys: "
+               + ", ".join(f"{k['fingerprint']} ({k['comment'] or 'no comment'}, {k['file']}:{k['line']})" for k in unknown[:SHOWN]),
+               f"{len(unknown)} av {count_sv(len(keys), 'nyckel', 'nycklar')} i roots authorized_keys finns inte i authorized_root_keys: "
+               + ", ".join(f"{k['fingerprint']} ({k['comment'] or 'ingen kommentar'}, {k['file']}:{k['line']})" for k in unknown[:SHOWN])),
             not_allowed=[{"file": k["file"], "line": k["line"], "type": k["type"], "fingerprint": k["fingerprint"], "comment": k["comment"]} for k in unknown],
             keys=shown, allowlist=sorted(allowed),
         )
     if invalid:
         where = ", ".join(f"{i['file']}:{i['line']}" for i in invalid[:SHOWN])
-        return unverified(f"{len(invalid)} line(s) of root's authorized_keys could not be read as keys ({where}); cannot confirm they grant no login", reason="parse_error", invalid=invalid, keys=shown)
+        return unverified(sv(f"{len(invalid)} line(s) of root's authorized_keys could not be read as keys ({where}); cannot confirm they grant no login",
+                             f"{count_sv(len(invalid), 'rad', 'rader')} i roots authorized_keys gick inte att läsa som nycklar ({where}); det går inte att bekräfta att de inte ger inloggning"),
+                          reason="parse_error", invalid=invalid, keys=shown)
     if not present:
-        return passed("root has no authorized_keys (" + ", ".join(f["path"] for f in fact["files"]) + " do not exist)", files=fact["files"])
+        paths = ", ".join(f["path"] for f in fact["files"])
+        return passed(sv(f"root has no authorized_keys ({paths} do not exist)", f"root har ingen authorized_keys ({paths} finns inte)"), files=fact["files"])
     if not keys:
-        return passed(f"root's authorized_keys hold no keys ({', '.join(present)})", files=fact["files"])
-    return passed(f"All {len(keys)} key(s) in root's authorized_keys are declared in authorized_root_keys", keys=shown, allowlist=sorted(allowed))
+        return passed(sv(f"root's authorized_keys hold no keys ({', '.join(present)})", f"roots authorized_keys innehåller inga nycklar ({', '.join(present)})"), files=fact["files"])
+    return passed(sv(f"All {len(keys)} key(s) in root's authorized_keys are declared in authorized_root_keys",
+                     f"Samtliga nycklar i roots authorized_keys ({len(keys)} st.) är angivna i authorized_root_keys"), keys=shown, allowlist=sorted(allowed))

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 from auditor.collect import Context, rooted
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.registry import Outcome, collector, control, count_sv, failed, parameter, passed, sv, unverified
 from auditor.shellreads import Reads
 from auditor.sudoers_file import SudoPattern, tree_reader, tree_reader_allows
 from auditor.transports.base import CommandResult
@@ -174,34 +174,47 @@ def backup_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target
         mode = listing.get("encryption")
         shown = {"repository": (listing.get("roots") or [None])[0], "encryption": mode}
         if not mode:
-            return unverified("`borg list --json` named no encryption mode for the repository", **shown)
+            return unverified(sv("`borg list --json` named no encryption mode for the repository", "`borg list --json` angav inget krypteringsläge för förrådet"), **shown)
         if mode.startswith(("repokey", "keyfile")):
-            return passed(f"borg repository {shown['repository']} is encrypted (mode {mode})", **shown)
-        why = "only signs, the data is stored in clear" if mode.startswith("authenticated") else "stores the data in clear"
-        return failed(f"borg repository {shown['repository']} is not encrypted: mode {mode} {why}", **shown)
+            return passed(sv(f"borg repository {shown['repository']} is encrypted (mode {mode})", f"borg-förrådet {shown['repository']} är krypterat (läge {mode})"), **shown)
+        if mode.startswith("authenticated"):
+            why = sv("only signs, the data is stored in clear", "signerar bara, uppgifterna lagras i klartext")
+        else:
+            why = sv("stores the data in clear", "lagrar uppgifterna i klartext")
+        return failed(sv(f"borg repository {shown['repository']} is not encrypted: mode {mode} {why.en}",
+                         f"borg-förrådet {shown['repository']} är inte krypterat: läget {mode} {why.sv}"), **shown)
     if kind == "restic":
         repository = (listing.get("roots") or [None])[0]
-        return passed(f"{repository} is a restic repository (it opened with its password): restic always encrypts", repository=repository, encryption="restic")
+        return passed(sv(f"{repository} is a restic repository (it opened with its password): restic always encrypts",
+                         f"{repository} är ett restic-förråd (det öppnades med sitt lösenord): restic krypterar alltid"), repository=repository, encryption="restic")
     files = formats["files"]
     accepted_volume = _on_encrypted_volume(str(target.get("path") or ""), params["backup_encrypted_volume_paths"])
     plain = [f for f in files if f["format"] not in ENCRYPTED and f["format"] != "empty"]
     counts: dict[str, int] = {}
     for f in files:
         counts[f["format"]] = counts.get(f["format"], 0) + 1
-    sampled = f"the {len(files)} newest of {formats['regular_files']}{'+' if formats['listing_truncated'] else ''} file(s) sampled (at most {formats['sample_bound']})"
-    skipped = f"; {formats['not_nameable_count']} file(s) with names the sudoers rule cannot name were not read" if formats["not_nameable_count"] else ""
+    total = f"{formats['regular_files']}{'+' if formats['listing_truncated'] else ''}"
+    sampled = f"the {len(files)} newest of {total} file(s) sampled (at most {formats['sample_bound']})"
+    sampled_sv = f"de {len(files)} nyaste av {total} filerna i stickprovet (högst {formats['sample_bound']})"
+    unnamed = formats["not_nameable_count"]
+    skipped = f"; {unnamed} file(s) with names the sudoers rule cannot name were not read" if unnamed else ""
+    skipped_sv = f"; {count_sv(unnamed, 'fil', 'filer')} med namn som sudoers-regeln inte kan ange lästes inte" if unnamed else ""
     details = {"folder": formats["folder"], "formats": counts, "sampled": len(files), "regular_files": formats["regular_files"],
                "not_read": formats["not_nameable"], "encrypted_volume": accepted_volume}
     if plain and not accepted_volume:
         named = ", ".join(f"{posixpath.basename(f['path'])} ({f['format']})" for f in plain[:10])
-        return failed(f"at least {len(plain)} backup file(s) are not encrypted: {named} ({sampled}{skipped})", plaintext=[{"path": f["path"], "format": f["format"]} for f in plain], **details)
+        return failed(sv(f"at least {len(plain)} backup file(s) are not encrypted: {named} ({sampled}{skipped})",
+                         f"minst {count_sv(len(plain), 'säkerhetskopia är okrypterad', 'säkerhetskopior är okrypterade')}: {named} ({sampled_sv}{skipped_sv})"), plaintext=[{"path": f["path"], "format": f["format"]} for f in plain], **details)
     if not files:
         if formats["not_nameable_count"]:
-            return unverified(f"no backup file could be read: {formats['not_nameable_count']} file(s) with names the sudoers rule cannot name", **details)
-        return passed(f"no backup files in {formats['folder']}: nothing stored in clear", **details)
+            return unverified(sv(f"no backup file could be read: {unnamed} file(s) with names the sudoers rule cannot name",
+                                 f"ingen säkerhetskopia kunde läsas: {count_sv(unnamed, 'fil', 'filer')} med namn som sudoers-regeln inte kan ange"), **details)
+        return passed(sv(f"no backup files in {formats['folder']}: nothing stored in clear", f"inga säkerhetskopior i {formats['folder']}: ingenting lagras i klartext"), **details)
     if plain:
-        return passed(f"{len(plain)} of {sampled} are not encrypted themselves, but {accepted_volume} is declared an encrypted volume (backup_encrypted_volume_paths){skipped}", **details)
-    return passed(f"all {sampled} are encrypted ({', '.join(sorted(k for k in counts))}){skipped}", **details)
+        return passed(sv(f"{len(plain)} of {sampled} are not encrypted themselves, but {accepted_volume} is declared an encrypted volume (backup_encrypted_volume_paths){skipped}",
+                         f"{len(plain)} av {sampled_sv} är inte själva krypterade, men {accepted_volume} är angiven som krypterad volym (backup_encrypted_volume_paths){skipped_sv}"), **details)
+    formats_seen = ', '.join(sorted(k for k in counts))
+    return passed(sv(f"all {sampled} are encrypted ({formats_seen}){skipped}", f"alla {sampled_sv} är krypterade ({formats_seen}){skipped_sv}"), **details)
 
 
 def _on_encrypted_volume(path: str, volumes: list[str]) -> str | None:

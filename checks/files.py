@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping
 from auditor.collect import Context, rooted
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped, unverified
+from auditor.registry import Outcome, Text, collector, control, count_sv, failed, parameter, passed, skipped, sv, unverified
 from auditor.shellreads import MAX_ENTRIES, Reads
 
 SHOWN = 20  # offenders listed in a message
@@ -134,16 +134,21 @@ def exposed_to_others(listing: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _completeness(listing: Mapping[str, Any]) -> Outcome | None:
     if listing["unreadable"]:
-        return unverified(f"could not read {len(listing['unreadable'])} path(s): {', '.join(listing['unreadable'][:SHOWN])}", reason=Reason.PERMISSION_DENIED.value, unreadable=listing["unreadable"])
+        shown = ', '.join(listing['unreadable'][:SHOWN])
+        return unverified(sv(f"could not read {len(listing['unreadable'])} path(s): {shown}",
+                             f"kunde inte läsa {count_sv(len(listing['unreadable']), 'sökväg', 'sökvägar')}: {shown}"), reason=Reason.PERMISSION_DENIED.value, unreadable=listing["unreadable"])
     if listing["truncated"]:
-        return unverified(f"the listing was cut at {MAX_ENTRIES} entries; the rest could not be checked", truncated=True)
+        return unverified(sv(f"the listing was cut at {MAX_ENTRIES} entries; the rest could not be checked",
+                             f"listningen avbröts vid {MAX_ENTRIES} poster; resten kunde inte kontrolleras"), truncated=True)
     return None
 
 
 def _declared_missing(listing: Mapping[str, Any]) -> Outcome | None:
     """A path the inventory declares that is not there: nothing was judged there, so never a pass (a typo, or a removed folder)."""
     if listing["missing"]:
-        return unverified(f"declared path(s) do not exist: {', '.join(listing['missing'][:SHOWN])}; nothing there could be judged (check the inventory)",
+        shown = ', '.join(listing['missing'][:SHOWN])
+        return unverified(sv(f"declared path(s) do not exist: {shown}; nothing there could be judged (check the inventory)",
+                             f"angivna sökvägar finns inte: {shown}; ingenting där kunde bedömas (kontrollera inventariet)"),
                           reason=Reason.NOT_FOUND.value, missing=listing["missing"])
     return None
 
@@ -153,12 +158,22 @@ def _at_least(n: int, listing: Mapping[str, Any]) -> str:
     return f"at least {n}" if listing["truncated"] else str(n)
 
 
+def _at_least_sv(n: int, listing: Mapping[str, Any], one: str, many: str) -> str:
+    return ("minst " if listing["truncated"] else "") + count_sv(n, one, many)
+
+
 def _cut_note(listing: Mapping[str, Any]) -> str:
     return f" (the listing was cut at {MAX_ENTRIES} entries; there may be more)" if listing["truncated"] else ""
 
 
+def _cut_note_sv(listing: Mapping[str, Any]) -> str:
+    return f" (listningen avbröts vid {MAX_ENTRIES} poster; det kan finnas fler)" if listing["truncated"] else ""
+
+
 _BACKUP_TYPES = ("f", "a")  # a backup is a file, or an archive of a borg/restic repository
 _NOUN = {"borg": "archive", "restic": "snapshot"}
+# what a Swedish message adds after "säkerhetskopia/säkerhetskopior" for a repository's backups (one, many)
+_KIND_SV = {"borg": (" (arkiv)", " (arkiv)"), "restic": (" (ögonblicksbild)", " (ögonblicksbilder)")}
 
 
 def _backups(listing: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -169,17 +184,33 @@ def _noun(listing: Mapping[str, Any]) -> str:
     return _NOUN.get(listing.get("source", ""), "file")
 
 
-def _nothing_found(listing: Mapping[str, Any]) -> str:
+def _backup_sv(listing: Mapping[str, Any], n: int | None = None, one: str = "säkerhetskopia", many: str = "säkerhetskopior") -> str:
+    """Backups in a Swedish message: ``säkerhetskopior (arkiv)`` for a borg repository; with ``n``, counted."""
+    kind_one, kind_many = _KIND_SV.get(listing.get("source", ""), ("", ""))
+    if n is None:
+        return many + kind_many
+    return count_sv(n, one + kind_one, many + kind_many)
+
+
+def _days_sv(age: float) -> str:
+    return f"{str(age).replace('.', ',')} dagar"
+
+
+def _nothing_found(listing: Mapping[str, Any]) -> Text:
+    roots = ', '.join(listing['roots'])
     if listing["missing"]:
-        return f"declared paths missing: {', '.join(listing['missing'])}"
+        missing = ', '.join(listing['missing'])
+        return sv(f"declared paths missing: {missing}", f"angivna sökvägar saknas: {missing}")
     if listing.get("source") in _NOUN:
-        return f"no {_noun(listing)}s in {listing['source']} repository {', '.join(listing['roots'])}"
-    return f"no files under {', '.join(listing['roots'])}"
+        source = listing['source']
+        return sv(f"no {_noun(listing)}s in {source} repository {roots}", f"inga {_backup_sv(listing)} i {source}-förrådet {roots}")
+    return sv(f"no files under {roots}", f"inga filer under {roots}")
 
 
-def _listing_scope(listing: Mapping[str, Any]) -> str:
+def _listing_scope(listing: Mapping[str, Any]) -> Text:
     files = sum(1 for e in listing["entries"] if e["type"] == "f")
-    return f"{files} file(s) under {', '.join(listing['roots'])}"
+    roots = ', '.join(listing['roots'])
+    return sv(f"{files} file(s) under {roots}", f"{count_sv(files, 'fil', 'filer')} under {roots}")
 
 
 _ACCESS: dict[str, Any] = dict(family="access", kinds=("server",))
@@ -204,19 +235,21 @@ def shadow_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], targ
         mode = _mode(e)
         problems = []
         if mode & 0o007:
-            problems.append("other users have access")
+            problems.append(sv("other users have access", "andra användare har åtkomst"))
         if mode & 0o020:
-            problems.append("group can write")
+            problems.append(sv("group can write", "gruppen kan skriva"))
         if e["owner"] not in ("root", "0"):
-            problems.append(f"owned by {e['owner']}")
+            problems.append(sv(f"owned by {e['owner']}", f"ägs av {e['owner']}"))
         if problems:
             bad.append({"path": e["path"], "mode": e["mode"], "owner": e["owner"], "group": e["group"], "problems": problems})
     checked = [f"{e['path']} {e['mode']} {e['owner']}:{e['group']}" for e in listing["entries"]]
     if bad:
-        return failed("; ".join(f"{b['path']} is mode {b['mode']} {b['owner']}:{b['group']} ({', '.join(b['problems'])})" for b in bad), offenders=bad)
+        return failed(sv("; ".join(f"{b['path']} is mode {b['mode']} {b['owner']}:{b['group']} ({', '.join(p.en for p in b['problems'])})" for b in bad),
+                         "; ".join(f"{b['path']} har rättigheterna {b['mode']} {b['owner']}:{b['group']} ({', '.join(p.sv for p in b['problems'])})" for b in bad)),
+                      offenders=[{**b, "problems": [p.en for p in b["problems"]]} for b in bad])
     if incomplete := _completeness(listing):
         return incomplete
-    return passed(f"{', '.join(checked)}: no access for other users", checked=checked)
+    return passed(sv(f"{', '.join(checked)}: no access for other users", f"{', '.join(checked)}: ingen åtkomst för andra användare"), checked=checked)
 
 
 @control(
@@ -236,11 +269,16 @@ def private_key_permissions(facts: Mapping[str, Any], params: Mapping[str, Any],
     exposed = [e for e in exposed_to_others(listing) if is_private_key(e["path"])]
     keys = [e for e in listing["entries"] if e["type"] == "f" and is_private_key(e["path"])]
     if exposed:
-        return failed(f"{_at_least(len(exposed), listing)} private key file(s) readable or writable by other users{_cut_note(listing)}: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]),
+        named = ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN])
+        return failed(sv(f"{_at_least(len(exposed), listing)} private key file(s) readable or writable by other users{_cut_note(listing)}: " + named,
+                         f"{_at_least_sv(len(exposed), listing, 'privat nyckelfil', 'privata nyckelfiler')} kan läsas eller skrivas av andra användare{_cut_note_sv(listing)}: " + named),
                       offenders=exposed, truncated=listing["truncated"])
     if incomplete := _completeness(listing) or _declared_missing(listing):
         return incomplete
-    return passed(f"{len(keys)} private key file(s) found, none readable by other users ({_listing_scope(listing)})", keys=[e["path"] for e in keys[:100]])
+    scope = _listing_scope(listing)
+    return passed(sv(f"{len(keys)} private key file(s) found, none readable by other users ({scope.en})",
+                     f"{count_sv(len(keys), 'privat nyckelfil', 'privata nyckelfiler')} hittades, ingen kan läsas av andra användare ({scope.sv})"),
+                  keys=[e["path"] for e in keys[:100]])
 
 
 @control(
@@ -258,14 +296,19 @@ def private_key_permissions(facts: Mapping[str, Any], params: Mapping[str, Any],
 def backup_permissions(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     listing = facts["files.backup_listing"]
     if listing.get("source") in _NOUN:
-        return skipped(f"{listing['source']} repository {', '.join(listing['roots'])}: archives are read through {listing['source']}, not as files; their file permissions are audited for type path backups only")
+        source, roots = listing['source'], ', '.join(listing['roots'])
+        return skipped(sv(f"{source} repository {roots}: archives are read through {source}, not as files; their file permissions are audited for type path backups only",
+                          f"{source}-förrådet {roots}: arkiven läses via {source}, inte som filer; filrättigheterna granskas bara för säkerhetskopior av typen path"))
     exposed = exposed_to_others(listing)
     if exposed:
-        return failed(f"{_at_least(len(exposed), listing)} backup file(s) readable or writable by other users{_cut_note(listing)}: " + ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN]),
+        named = ", ".join(f"{e['path']} ({e['mode']})" for e in exposed[:SHOWN])
+        return failed(sv(f"{_at_least(len(exposed), listing)} backup file(s) readable or writable by other users{_cut_note(listing)}: " + named,
+                         f"{_at_least_sv(len(exposed), listing, 'säkerhetskopia', 'säkerhetskopior')} kan läsas eller skrivas av andra användare{_cut_note_sv(listing)}: " + named),
                       offenders=exposed[:100], count=len(exposed), truncated=listing["truncated"])
     if incomplete := _completeness(listing) or _declared_missing(listing):
         return incomplete
-    return passed(f"No backup file is readable by other users ({_listing_scope(listing)})")
+    scope = _listing_scope(listing)
+    return passed(sv(f"No backup file is readable by other users ({scope.en})", f"Ingen säkerhetskopia kan läsas av andra användare ({scope.sv})"))
 
 
 _RETENTION: dict[str, Any] = dict(family="backup_retention", kinds=("server", "backup"), facts=("files.backup_listing",))
@@ -293,22 +336,30 @@ def backup_max_age(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     limit = params["backup_max_age_days"]
     now = listing["now"]
     if listing.get("purpose") == "bookkeeping":
-        return skipped(f"{', '.join(listing['roots'])} holds bookkeeping records, which must be kept for their legal minimum: no maximum age applies")
+        roots = ', '.join(listing['roots'])
+        return skipped(sv(f"{roots} holds bookkeeping records, which must be kept for their legal minimum: no maximum age applies",
+                          f"{roots} innehåller räkenskapsinformation, som måste sparas under den lagstadgade minsta tiden: ingen högsta ålder gäller"))
     noun = _noun(listing)
     files = sorted(_backups(listing), key=lambda e: e["mtime"])
     too_old = [{"path": e["path"], "age_days": _age_days(now, e["mtime"])} for e in files if now - e["mtime"] > limit * 86400]
     if too_old:
-        return failed(
+        return failed(sv(
             f"{_at_least(len(too_old), listing)} backup {noun}(s) older than {limit} days{_cut_note(listing)}; oldest{' listed' if listing['truncated'] else ''}: "
             + ", ".join(f"{o['path']} ({o['age_days']} days)" for o in too_old[:SHOWN]),
+            f"{_at_least_sv(len(too_old), listing, 'säkerhetskopia', 'säkerhetskopior')}{_KIND_SV.get(listing.get('source', ''), ('', ''))[len(too_old) != 1]} "
+            f"äldre än {limit} dagar{_cut_note_sv(listing)}; de äldsta{' av de listade' if listing['truncated'] else ''}: "
+            + ", ".join(f"{o['path']} ({_days_sv(o['age_days'])})" for o in too_old[:SHOWN])),
             offenders=too_old[:100], count=len(too_old), limit_days=limit, truncated=listing["truncated"],
         )
     if incomplete := _completeness(listing) or _declared_missing(listing):
         return incomplete
     if not files:
-        return skipped(f"no backup {noun}s to judge ({_nothing_found(listing)}); see BACKUP-FRESHNESS")
+        nothing = _nothing_found(listing)
+        return skipped(sv(f"no backup {noun}s to judge ({nothing.en}); see BACKUP-FRESHNESS", f"inga {_backup_sv(listing)} att bedöma ({nothing.sv}); se BACKUP-FRESHNESS"))
     oldest = files[0]
-    return passed(f"Oldest of {len(files)} backup {noun}(s) is {_age_days(now, oldest['mtime'])} days old (limit {limit})", oldest=oldest["path"], oldest_age_days=_age_days(now, oldest["mtime"]), limit_days=limit)
+    age = _age_days(now, oldest['mtime'])
+    return passed(sv(f"Oldest of {len(files)} backup {noun}(s) is {age} days old (limit {limit})",
+                     f"Den äldsta av {_backup_sv(listing, len(files))} är {_days_sv(age)} gammal (gräns {limit} dagar)"), oldest=oldest["path"], oldest_age_days=_age_days(now, oldest["mtime"]), limit_days=limit)
 
 
 @control(
@@ -332,13 +383,16 @@ def backup_freshness(facts: Mapping[str, Any], params: Mapping[str, Any], target
     if not files:
         if incomplete := _completeness(listing) or _declared_missing(listing):
             return incomplete
-        return failed(f"No backup {noun}s found ({_nothing_found(listing)})")
+        nothing = _nothing_found(listing)
+        return failed(sv(f"No backup {noun}s found ({nothing.en})", f"Inga {_backup_sv(listing)} hittades ({nothing.sv})"))
     newest = max(files, key=lambda e: e["mtime"])
     age = _age_days(now, newest["mtime"])
     if now - newest["mtime"] > limit * 86400:
         if incomplete := _completeness(listing):
             return incomplete
-        return failed(f"Newest backup {noun} {newest['path']} is {age} days old; the policy expects one within {limit} days", newest=newest["path"], newest_age_days=age, limit_days=limit)
+        return failed(sv(f"Newest backup {noun} {newest['path']} is {age} days old; the policy expects one within {limit} days",
+                         f"Den nyaste säkerhetskopian{_KIND_SV.get(listing.get('source', ''), ('', ''))[0]} {newest['path']} är {_days_sv(age)} gammal; policyn kräver en som är högst {limit} dagar gammal"), newest=newest["path"], newest_age_days=age, limit_days=limit)
     if incomplete := _declared_missing(listing):  # the newest backup may be elsewhere, but what was declared here is not there
         return incomplete
-    return passed(f"Newest backup {noun} {newest['path']} is {age} days old (limit {limit})", newest=newest["path"], newest_age_days=age, limit_days=limit)
+    return passed(sv(f"Newest backup {noun} {newest['path']} is {age} days old (limit {limit})",
+                     f"Den nyaste säkerhetskopian{_KIND_SV.get(listing.get('source', ''), ('', ''))[0]} {newest['path']} är {_days_sv(age)} gammal (gräns {limit} dagar)"), newest=newest["path"], newest_age_days=age, limit_days=limit)

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 from auditor.collect import Context, rooted
 from auditor.errors import CollectError
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.registry import Outcome, Text, collector, control, failed, parameter, passed, sv, unverified
 from auditor.shellreads import Reads
 
 LOGIN_DEFS = "/etc/login.defs"
@@ -83,13 +83,20 @@ def parse_login_defs(text: str) -> dict[str, tuple[str, int, str]]:
 
 def logindefs_scheme(settings: Mapping[str, tuple[str, int, str]]) -> tuple[str, str]:
     """(scheme, the deciding line or what stands in for it) from login.defs settings."""
+    scheme, line = logindefs_choice(settings)
+    return scheme, line.en
+
+
+def logindefs_choice(settings: Mapping[str, tuple[str, int, str]]) -> tuple[str, Text]:
+    """:func:`logindefs_scheme` with the deciding line in both languages."""
     if "ENCRYPT_METHOD" in settings:
         value, _, line = settings["ENCRYPT_METHOD"]
-        return ENCRYPT_METHODS.get(value.upper(), f"unknown ({value})"), line
+        return ENCRYPT_METHODS.get(value.upper(), f"unknown ({value})"), sv(line, line)
     md5 = settings.get("MD5_CRYPT_ENAB")
     if md5 is not None and md5[0].lower() == "yes":
-        return "md5-crypt", md5[2] + " (no ENCRYPT_METHOD)"
-    return "des-crypt", "no ENCRYPT_METHOD and no MD5_CRYPT_ENAB: shadow's default, DES"
+        return "md5-crypt", sv(md5[2] + " (no ENCRYPT_METHOD)", md5[2] + " (ENCRYPT_METHOD saknas)")
+    return "des-crypt", sv("no ENCRYPT_METHOD and no MD5_CRYPT_ENAB: shadow's default, DES",
+                           "varken ENCRYPT_METHOD eller MD5_CRYPT_ENAB är satt: shadows standardval, DES")
 
 
 def logindefs_cost(scheme: str, settings: Mapping[str, tuple[str, int, str]]) -> tuple[int | None, str | None]:
@@ -241,19 +248,21 @@ def decisions(fact: Mapping[str, Any]) -> list[dict[str, Any]]:
         where = f"{u['file']}:{u['line']}"
         if u["scheme"] is not None:
             cost = u["rounds"] if u["rounds"] is not None else None
-            out.append({"source": where, "scheme": u["scheme"], "deciding": f"{where}: {u['text']}", "cost": cost,
+            out.append({"source": where, "scheme": u["scheme"], "deciding": f"{where}: {u['text']}", "deciding_sv": f"{where}: {u['text']}", "cost": cost,
                         "cost_from": f"{where}: rounds={u['rounds']}" if u["rounds"] is not None else None})
             continue
         if not has_defs:  # pam_unix's default comes from login.defs, which is absent
-            out.append({"source": where, "scheme": "des-crypt", "deciding": f"{where}: {u['text']} (no hash option, and no {LOGIN_DEFS}: pam_unix's default, DES)", "cost": None, "cost_from": None})
+            out.append({"source": where, "scheme": "des-crypt", "deciding": f"{where}: {u['text']} (no hash option, and no {LOGIN_DEFS}: pam_unix's default, DES)",
+                        "deciding_sv": f"{where}: {u['text']} (inget hashval och ingen {LOGIN_DEFS}: pam_unix standardval, DES)", "cost": None, "cost_from": None})
             continue
-        scheme, line = logindefs_scheme(settings)
+        scheme, line = logindefs_choice(settings)
         cost, cost_line = (u["rounds"], f"{where}: rounds={u['rounds']}") if u["rounds"] is not None else logindefs_cost(scheme, settings)
-        out.append({"source": where, "scheme": scheme, "deciding": f"{where}: {u['text']} (no hash option: {LOGIN_DEFS}: {line})", "cost": cost, "cost_from": cost_line})
+        out.append({"source": where, "scheme": scheme, "deciding": f"{where}: {u['text']} (no hash option: {LOGIN_DEFS}: {line.en})",
+                    "deciding_sv": f"{where}: {u['text']} (inget hashval: {LOGIN_DEFS}: {line.sv})", "cost": cost, "cost_from": cost_line})
     if not out and has_defs:
-        scheme, line = logindefs_scheme(settings)
+        scheme, line = logindefs_choice(settings)
         cost, cost_line = logindefs_cost(scheme, settings)
-        out.append({"source": LOGIN_DEFS, "scheme": scheme, "deciding": f"{LOGIN_DEFS}: {line}", "cost": cost, "cost_from": cost_line})
+        out.append({"source": LOGIN_DEFS, "scheme": scheme, "deciding": f"{LOGIN_DEFS}: {line.en}", "deciding_sv": f"{LOGIN_DEFS}: {line.sv}", "cost": cost, "cost_from": cost_line})
     return out
 
 
@@ -282,19 +291,24 @@ def new_password_scheme(facts: Mapping[str, Any], params: Mapping[str, Any], tar
     if fact.get("pam_unix") and "ENCRYPT_METHOD" in settings and all(u["scheme"] for u in fact["pam_unix"]):
         details["login_defs_overridden"] = settings["ENCRYPT_METHOD"][2]
     if not found:
-        return unverified("PAM's password stacks reach no pam_unix line and there is no /etc/login.defs: nothing here says how new passwords are hashed",
+        return unverified(sv("PAM's password stacks reach no pam_unix line and there is no /etc/login.defs: nothing here says how new passwords are hashed",
+                             "PAM:s lösenordsstackar når ingen pam_unix-rad och /etc/login.defs finns inte: inget här visar hur nya lösenord hashas"),
                           reason="incomplete_evidence", **details)
-    bad = []
+    bad: list[Text] = []
     for d in found:
         if d["scheme"] not in allowed:
-            bad.append(f"{d['scheme']}, decided by {d['deciding']}")
+            bad.append(sv(f"{d['scheme']}, decided by {d['deciding']}", f"{d['scheme']}, bestämt av {d['deciding_sv']}"))
             continue
         floor = minimum.get(d["scheme"])
         cost = d["cost"] if d["cost"] is not None else DEFAULT_COST.get(d["scheme"])
         if floor is not None and cost is not None and cost < floor:
-            what = "rounds" if "sha" in d["scheme"] else "cost factor"
-            bad.append(f"{d['scheme']} with {what} {cost} (the policy asks at least {floor}), decided by {d['cost_from'] or d['deciding']}")
+            what, what_sv = ("rounds", "rundor") if "sha" in d["scheme"] else ("cost factor", "kostnadsfaktor")
+            source, source_sv = (d["cost_from"], d["cost_from"]) if d["cost_from"] else (d["deciding"], d["deciding_sv"])
+            bad.append(sv(f"{d['scheme']} with {what} {cost} (the policy asks at least {floor}), decided by {source}",
+                          f"{d['scheme']} med {what_sv} {cost} (policyn kräver minst {floor}), bestämt av {source_sv}"))
     if bad:
-        return failed(f"New passwords would be hashed with a scheme the policy does not accept: {'; '.join(bad)}", weak=bad, **details)
+        return failed(sv(f"New passwords would be hashed with a scheme the policy does not accept: {'; '.join(b.en for b in bad)}",
+                         f"Nya lösenord skulle hashas med ett schema som policyn inte godtar: {'; '.join(b.sv for b in bad)}"), weak=[b.en for b in bad], **details)
     shown = "; ".join(f"{d['scheme']} ({d['deciding']})" for d in found)
-    return passed(f"New passwords are hashed with accepted schemes: {shown}", **details)
+    shown_sv = "; ".join(f"{d['scheme']} ({d['deciding_sv']})" for d in found)
+    return passed(sv(f"New passwords are hashed with accepted schemes: {shown}", f"Nya lösenord hashas med godtagna scheman: {shown_sv}"), **details)

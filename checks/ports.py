@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 from auditor.collect import Context
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.registry import Outcome, collector, control, count_sv, failed, parameter, passed, sv, unverified
 
 DEFAULT_RESTRICTED_PORTS = [
     3306,  # MySQL / MariaDB
@@ -175,6 +175,14 @@ def _norm_address(address: str) -> str:
         return address.lower()
 
 
+class AllowedEntryError(ValueError):
+    """An ``exposed_ports_allowed`` entry that is neither PORT nor ADDRESS:PORT."""
+
+    def __init__(self, entry: Any) -> None:
+        super().__init__(f"exposed_ports_allowed entry {entry!r} is neither PORT nor ADDRESS:PORT")
+        self.entry = entry
+
+
 def parse_allowed(entries: Iterable[Any]) -> list[tuple[str | None, int]]:
     """``exposed_ports_allowed`` → (address or None for any, port); ValueError names a bad entry."""
     out = []
@@ -185,7 +193,7 @@ def parse_allowed(entries: Iterable[Any]) -> list[tuple[str | None, int]]:
             continue
         address, sep, port = text.rpartition(":")
         if not sep or not address or not port.isdigit():
-            raise ValueError(f"exposed_ports_allowed entry {entry!r} is neither PORT nor ADDRESS:PORT")
+            raise AllowedEntryError(entry)
         norm = _norm_address(address)
         out.append((None if norm == "*" else norm, int(port)))
     return out
@@ -218,11 +226,12 @@ def exposed_service_ports(facts: Mapping[str, Any], params: Mapping[str, Any], t
     try:
         restricted = {int(p) for p in params["restricted_ports"]}
     except ValueError:
-        return unverified(f"restricted_ports must list port numbers, found {params['restricted_ports']!r}", reason="config_error")
+        found = repr(params['restricted_ports'])
+        return unverified(sv(f"restricted_ports must list port numbers, found {found}", f"restricted_ports ska vara en lista med portnummer, men är {found}"), reason="config_error")
     try:
         allowed = parse_allowed(params["exposed_ports_allowed"])
-    except ValueError as exc:
-        return unverified(str(exc), reason="config_error")
+    except AllowedEntryError as exc:
+        return unverified(sv(str(exc), f"posten {exc.entry!r} i exposed_ports_allowed är varken PORT eller ADRESS:PORT"), reason="config_error")
     sockets = fact["sockets"]
     watched = [s for s in sockets if s["port"] in restricted]
     exposed = [s for s in watched if not is_loopback_only(s)]
@@ -234,10 +243,15 @@ def exposed_service_ports(facts: Mapping[str, Any], params: Mapping[str, Any], t
         "loopback_only": [_show(s) for s in watched if is_loopback_only(s)],
     }
     if offenders:
-        return failed(
-            f"{len(offenders)} database or admin port(s) listen beyond loopback: " + ", ".join(_show(s) for s in offenders[:SHOWN])
+        named = ", ".join(_show(s) for s in offenders[:SHOWN])
+        return failed(sv(
+            f"{len(offenders)} database or admin port(s) listen beyond loopback: " + named
             + " (bind them to 127.0.0.1 or a private address; if a firewall closes them, declare them in exposed_ports_allowed)",
+            f"{count_sv(len(offenders), 'databas- eller administrationsport', 'databas- eller administrationsportar')} lyssnar på mer än loopback: " + named
+            + " (bind dem till 127.0.0.1 eller en privat adress; om en brandvägg stänger dem, ange dem i exposed_ports_allowed)"),
             offenders=[{"local": s["local"], "port": s["port"], "process": s["process"]} for s in offenders], **details,
         )
     note = f"; allowed by policy: {', '.join(details['exposed_allowed'])}" if accepted else ""
-    return passed(f"No database or admin port listens beyond loopback ({len(sockets)} listening TCP socket(s) checked{note})", **details)
+    note_sv = f"; tillåtna enligt policyn: {', '.join(details['exposed_allowed'])}" if accepted else ""
+    return passed(sv(f"No database or admin port listens beyond loopback ({len(sockets)} listening TCP socket(s) checked{note})",
+                     f"Ingen databas- eller administrationsport lyssnar på mer än loopback ({count_sv(len(sockets), 'lyssnande TCP-socket', 'lyssnande TCP-socketar')} har kontrollerats{note_sv})"), **details)

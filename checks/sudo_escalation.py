@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Callable, Mapping, Sequence
 
+from auditor.registry import Text, sv
+
 # -- knowledge -------------------------------------------------------------------------------
 # Each entry: program name → (what it can do, as a verb phrase; how, in the sudoers admin's words).
 
@@ -56,6 +58,7 @@ INTERPRETERS = frozenset({
     "expect", "awk", "gawk", "mawk", "nawk", "gdb", "pwsh", "julia", "R", "Rscript", "guile", "erl", "jshell", "jrunscript",
     "groovy", "cpan",
 })
+INTERPRETER_HOW = "-c, -e or a script of yours"  # how an interpreter with free arguments runs code
 NO_REPL = frozenset({"awk", "gawk", "mawk", "nawk"})  # without a program they do nothing
 CWD_IMPORTS = frozenset({"python", "pypy"})  # -c / -m put the caller's directory first on sys.path
 EDITORS: dict[str, str] = {  # editor → how it gets at any file
@@ -375,40 +378,131 @@ def program_name(path: str) -> str:
     return base
 
 
+# -- the same knowledge in Swedish -------------------------------------------------------------
+# What a program can do (the verbs of the tables above) and the "how" hints that are words rather than
+# commands; a hint not listed here is a command line and reads the same in both languages.
+
+VERBS_SV: dict[str, str] = {
+    "run any command": "köra vilket kommando som helst",
+    "run any code in-process": "köra vilken kod som helst i sin egen process",
+    "open and write any file": "öppna och skriva vilken fil som helst",
+    "edit any file": "redigera vilken fil som helst",
+    "start any command as a service": "starta vilket kommando som helst som en tjänst",
+    "run any command through systemd": "köra vilket kommando som helst via systemd",
+    "run any init script": "köra vilket init-skript som helst",
+    "start a container with the host's / mounted": "starta en container med värdens / monterad",
+    "start a privileged pod": "starta en privilegierad pod",
+    "install a package of your own, whose scripts run as root": "installera ett eget paket, vars skript körs som root",
+    "install a package of your own": "installera ett eget paket",
+    "install a package of your own into the system Python": "installera ett eget paket i systemets Python",
+    "install a snap of your own": "installera ett eget snap-paket",
+    "schedule any command as root": "schemalägga vilket kommando som helst som root",
+    "mount your own files over any directory": "montera egna filer över vilken katalog som helst",
+    "load any kernel module": "ladda vilken kärnmodul som helst",
+    "set any password, root's among them": "sätta vilket lösenord som helst, även roots",
+    "put any account in any group": "lägga vilket konto som helst i vilken grupp som helst",
+    "create a second uid-0 account": "skapa ett andra konto med uid 0",
+    "write any file": "skriva vilken fil som helst",
+    "overwrite any file": "skriva över vilken fil som helst",
+    "replace any file": "ersätta vilken fil som helst",
+    "put any file in place with any owner and mode": "placera vilken fil som helst med valfri ägare och valfria rättigheter",
+    "put a link to your own file in place of any file": "ersätta vilken fil som helst med en länk till en egen fil",
+    "make any file writable or setuid": "göra vilken fil som helst skrivbar eller setuid",
+    "give you any file": "ge dig vilken fil som helst",
+    "give your group any file": "ge din grupp vilken fil som helst",
+    "empty any file": "tömma vilken fil som helst",
+    "write files anywhere": "skriva filer var som helst",
+    "write files": "skriva filer",
+    "load a library of yours into itself": "ladda ett eget bibliotek i sig själv",
+    "run Lua code of yours in-process": "köra egen Lua-kod i sin egen process",
+    "start a login server with your own settings": "starta en inloggningsserver med egna inställningar",
+    "extract any file with any owner and mode": "packa upp vilken fil som helst med valfri ägare och valfria rättigheter",
+    "restore any file with any owner and mode": "återställa vilken fil som helst med valfri ägare och valfria rättigheter",
+    "run programs": "köra program",
+    "run a shell": "starta ett skal",
+    "run any program": "köra vilket program som helst",
+    "start a shell": "starta ett skal",
+}
+HOWS_SV: dict[str, str] = {
+    "w in the directory you run sudo in": "w i katalogen där du kör sudo",
+    "^O in the directory you run sudo in": "^O i katalogen där du kör sudo",
+    "open, save": "öppna, spara",
+    "get over /etc/sudoers": "get över /etc/sudoers",
+    "cp over /etc/sudoers": "cp över /etc/sudoers",
+    "mv over /etc/shadow": "mv över /etc/shadow",
+    "rsync into /etc": "rsync till /etc",
+    "scp to /etc": "scp till /etc",
+    "-o with input from a pipe": "-o med indata från en pipe",
+    "borg extract, a setuid shell among them": "borg extract, även ett setuid-skal",
+    "restic restore --target /, a setuid shell among them": "restic restore --target /, även ett setuid-skal",
+    "os.execute in --script": "os.execute i --script",
+    "the e command": "kommandot e",
+    "!sh in its pager": "!sh i dess pager",
+    "its pager's !sh, hooks, core.fsmonitor": "dess pagers !sh, hooks, core.fsmonitor",
+    "a new window": "ett nytt fönster",
+    "-c, -e or a script of yours": "-c, -e eller ett eget skript",
+}
+SCOPES_SV = {"": "", "with any arguments": "med valfria argument", "with wildcards": "med jokertecken"}
+
+
+def _how_sv(how: str) -> str:
+    return HOWS_SV.get(how, how)
+
+
 # -- judging ----------------------------------------------------------------------------------
+
+
+def _same(text: str) -> Text:
+    """A subject that is only a command line: the same in both languages."""
+    return sv(text, text)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Why a command is root (``subject`` ``predicate``), and whether NOEXEC would have stopped it."""
+    """Why a command is root (``subject`` ``predicate``, each in English and Swedish), and whether NOEXEC would have stopped it."""
 
-    subject: str  # "find with any arguments"
-    predicate: str  # "can write files as root (-fprintf)"
+    subject: Text  # "find with any arguments"
+    predicate: Text  # "can write files as root (-fprintf)"
     noexec_stops: bool
 
     @property
     def text(self) -> str:
-        return f"{self.subject} {self.predicate}"
+        return f"{self.subject.en} {self.predicate.en}"
+
+    @property
+    def text_sv(self) -> str:
+        return f"{self.subject.sv} {self.predicate.sv}"
 
     def via(self, runner: str) -> "Verdict":
         """The same danger reached through a runner: ``env runs find ..., which can ...`` (the runner's exec is what NOEXEC stops)."""
-        return Verdict(f"{runner} runs {self.subject},", f"which {self.predicate}", True)
+        return Verdict(sv(f"{runner} runs {self.subject.en},", f"{runner} kör {self.subject.sv},"),
+                       sv(f"which {self.predicate.en}", f"som {self.predicate.sv}"), True)
 
 
 def _can(prog: str, scope: str, effects: Sequence[Effect], noexec_stops: bool) -> Verdict:
-    subject = f"{prog} {scope}" if scope else prog
-    as_root = "" if any("root" in verb for verb, _ in effects) else " as root"
+    subject = sv(f"{prog} {scope}", f"{prog} {SCOPES_SV[scope]}") if scope else _same(prog)
+    root = any("root" in verb for verb, _ in effects)
+    as_root = "" if root else " as root"
+    as_root_sv = "" if root else " som root"
     if len(effects) == 1:
         verb, how = effects[0]
-        return Verdict(subject, f"can {verb}{as_root} ({how})", noexec_stops)
-    return Verdict(subject, "can " + " and ".join(f"{verb} ({how})" for verb, how in effects) + as_root, noexec_stops)
+        return Verdict(subject, sv(f"can {verb}{as_root} ({how})", f"kan {VERBS_SV[verb]}{as_root_sv} ({_how_sv(how)})"), noexec_stops)
+    return Verdict(subject, sv("can " + " and ".join(f"{verb} ({how})" for verb, how in effects) + as_root,
+                               "kan " + " och ".join(f"{VERBS_SV[verb]} ({_how_sv(how)})" for verb, how in effects) + as_root_sv), noexec_stops)
 
 
 def _scope(args: Args) -> str:
     return "with any arguments" if args.free else ""
 
 
-def _code_given(name: str, args: Args) -> str | None:
+_READS_INPUT = sv("reads commands from your input and runs them as root", "läser kommandon från din inmatning och kör dem som root")
+
+
+def _runs_from_cwd(name: str) -> Text:
+    return sv(f"runs {name} from the directory you run sudo in, as root", f"kör {name} från katalogen där du kör sudo, som root")
+
+
+def _code_given(name: str, args: Args) -> Text | None:
     """For a shell or interpreter with fixed arguments: None if they run fixed code, else what is wrong."""
     shell = name in SHELLS
     interactive = {"-", "-i", "--interactive"} | ({"-s"} if shell else set())
@@ -416,18 +510,19 @@ def _code_given(name: str, args: Args) -> str | None:
     texts = args.texts()
     for i, t in enumerate(texts):
         if t in interactive:
-            return "reads commands from your input and runs them as root"
+            return _READS_INPUT
         if t.startswith("-") and (t[:2] in code_flags or t in ("--command", "--eval")):
             if name in CWD_IMPORTS and t[:2] in ("-c", "-m") and not {"-I", "-P"} & set(texts[:i]):
-                return "imports modules from the directory you run sudo in, as root (-c, -m without -I)"
+                return sv("imports modules from the directory you run sudo in, as root (-c, -m without -I)",
+                          "importerar moduler från katalogen där du kör sudo, som root (-c, -m utan -I)")
             if t == "-f" and i + 1 < len(texts) and not texts[i + 1].startswith("/"):
-                return f"runs {texts[i + 1]} from the directory you run sudo in, as root"
+                return _runs_from_cwd(texts[i + 1])
             return None
         if not t.startswith("-"):
             if name in NO_REPL or t.startswith("/"):
                 return None  # awk's first operand is its program text; an absolute path is a fixed script
-            return f"runs {t} from the directory you run sudo in, as root"
-    return None if name in NO_REPL else "reads commands from your input and runs them as root"
+            return _runs_from_cwd(t)
+    return None if name in NO_REPL else _READS_INPUT
 
 
 def _find_exec(args: Args, noexec: bool, depth: int) -> Verdict | None:
@@ -454,32 +549,34 @@ def _systemctl(args: Args, noexec: bool, depth: int) -> Verdict | None:
     if noexec:
         return None
     if verb == "edit":
-        return Verdict("systemctl edit", "can write any file as root in an editor", True)
+        return Verdict(_same("systemctl edit"), sv("can write any file as root in an editor", "kan skriva vilken fil som helst som root i en editor"), True)
     if "--no-pager" not in texts and (verb in ("status", "show", "cat", "help", "list-dependencies") or verb.startswith("list-")):
-        return Verdict(f"systemctl {verb}", "shows its output in a pager (less), which can run a shell as root (!sh)", True)
+        return Verdict(_same(f"systemctl {verb}"), sv("shows its output in a pager (less), which can run a shell as root (!sh)",
+                                                      "visar sin utdata i en pager (less), som kan starta ett skal som root (!sh)"), True)
     return None
 
 
 def _crontab(args: Args, noexec: bool, depth: int) -> Verdict | None:
     texts = args.texts()
     if "-" in texts:
-        return Verdict("crontab -", "installs root's crontab from your input", False)
+        return Verdict(_same("crontab -"), sv("installs root's crontab from your input", "installerar roots crontab från din inmatning"), False)
     if "-e" in texts and not noexec:
-        return Verdict("crontab -e", "edits root's crontab in an editor", True)
+        return Verdict(_same("crontab -e"), sv("edits root's crontab in an editor", "redigerar roots crontab i en editor"), True)
     return None
 
 
 def _at(args: Args, noexec: bool, depth: int) -> Verdict | None:
     if any(t in ("-f", "-l", "-d", "-r", "-c", "-V") or t.startswith("-f") for t in args.texts()):
         return None
-    return Verdict(" ".join(["at", *args.texts()]), "reads a job from your input and runs it as root", False)
+    return Verdict(_same(" ".join(["at", *args.texts()])), sv("reads a job from your input and runs it as root", "läser ett jobb från din inmatning och kör det som root"), False)
 
 
 def _make(args: Args, noexec: bool, depth: int) -> Verdict | None:
     texts = args.texts()
     if noexec or any(t in ("-C", "-f", "--directory", "--file", "--makefile") or t.startswith(("-C", "-f", "--directory=", "--file=", "--makefile=")) for t in texts):
         return None
-    return Verdict(" ".join(["make", *args.texts()]), "runs the Makefile of the directory you run sudo in, as root", True)
+    return Verdict(_same(" ".join(["make", *args.texts()])), sv("runs the Makefile of the directory you run sudo in, as root",
+                                                              "kör Makefile i katalogen där du kör sudo, som root"), True)
 
 
 def _passwd(args: Args, noexec: bool, depth: int) -> Verdict | None:
@@ -488,7 +585,7 @@ def _passwd(args: Args, noexec: bool, depth: int) -> Verdict | None:
         return None
     users = [t for t in texts if not t.startswith("-")]
     if not users or users[-1] in ROOT_NAMES:
-        return Verdict(" ".join(["passwd", *args.texts()]), "sets root's password", False)
+        return Verdict(_same(" ".join(["passwd", *args.texts()])), sv("sets root's password", "sätter roots lösenord"), False)
     return None
 
 
@@ -564,7 +661,7 @@ def _run_via(runner_name: str, runner: Runner, args: Args, noexec: bool, depth: 
         rest = []  # its operands are files (script's log), not a program
     if not rest:
         if shell or runner.bare_shell:
-            return Verdict(" ".join([runner_name, *args.texts()]), "starts a root shell", True)
+            return Verdict(_same(" ".join([runner_name, *args.texts()])), sv("starts a root shell", "startar ett skal som root"), True)
         return None
     program = rest[0]
     if program.wild:
@@ -582,16 +679,21 @@ def _as(user: str | None, got: Verdict | None, runner_name: str) -> Verdict | No
 def _judge(path: str, args: Args, noexec: bool, depth: int = 0) -> Verdict | None:
     """The verdict on one program with these arguments under this NOEXEC (None: not root)."""
     if depth > 8:
-        return Verdict(path, "nests runners too deeply to judge", False)
+        return Verdict(_same(path), sv("nests runners too deeply to judge", "kedjar för många program som startar varandra för att kunna bedömas"), False)
     name, shown, free = program_name(path), posixpath.basename(path), args.free
     if name in SHELLS or name in INTERPRETERS:
         if free:
-            verb, how = ("run any command", f"{shown} -c") if name in SHELLS else ("run any code in-process", "-c, -e or a script of yours")
+            verb, how = ("run any command", f"{shown} -c") if name in SHELLS else ("run any code in-process", INTERPRETER_HOW)
             return _can(shown, "with any arguments", [(verb, how)], False)
         if name == "gdb" and not {"-batch", "--batch"} & set(args.texts()):
-            return Verdict(" ".join([shown, *args.texts()]), "is interactive: it can run any command as root (shell, python)", False)
+            return Verdict(_same(" ".join([shown, *args.texts()])), sv("is interactive: it can run any command as root (shell, python)",
+                                                                       "är interaktiv: den kan köra vilket kommando som helst som root (shell, python)"), False)
         wrong = _code_given(name, args)
-        return Verdict(" ".join([shown, *(args.texts() or ["without arguments"])]), wrong, False) if wrong else None
+        if wrong is None:
+            return None
+        if args.texts():
+            return Verdict(_same(" ".join([shown, *args.texts()])), wrong, False)
+        return Verdict(sv(f"{shown} without arguments", f"{shown} utan argument"), wrong, False)
     if name in EDITORS:
         return _can(shown, _scope(args), [("open and write any file", EDITORS[name])], False)
     if name == "sudoedit":
@@ -638,31 +740,39 @@ def root_reason(command: str, tags: Mapping[str, bool] | None = None, noexec_def
     ``tags`` are the rule's tags for it (``{"EXEC": False}`` is NOEXEC);
     ``noexec_default`` says whether a ``Defaults noexec`` applies to it.
     """
+    reason = root_reason_text(command, tags, noexec_default)
+    return None if reason is None else reason.en
+
+
+def root_reason_text(command: str, tags: Mapping[str, bool] | None = None, noexec_default: bool = False) -> Text | None:
+    """:func:`root_reason` in English and Swedish."""
     command = command.strip()
     noexec = noexec_in_force(tags, noexec_default)
     if command.startswith("!"):
         return None  # a negated command is a denial, not a grant
     if command == "ALL":
-        return _finish(Verdict("ALL", "is every command as root", False), noexec)
+        return _finish(Verdict(_same("ALL"), sv("is every command as root", "är alla kommandon som root"), False), noexec)
     path, rest = _split_command(command)
     if path.endswith("/"):
-        return _finish(Verdict(path, "allows every program in that directory with any arguments, shells among them", False), noexec)
+        return _finish(Verdict(_same(path), sv("allows every program in that directory with any arguments, shells among them",
+                                               "tillåter alla program i katalogen med valfria argument, även skal"), False), noexec)
     if path.startswith("^") or any(c in _WILD for c in posixpath.dirname(path)):
-        return _finish(Verdict(path, "is a pattern for the program path, which can name a shell", False), noexec)
+        return _finish(Verdict(_same(path), sv("is a pattern for the program path, which can name a shell",
+                                               "är ett mönster för programmets sökväg, som kan ange ett skal"), False), noexec)
     if any(c in _WILD for c in path):
         for candidate in _glob_matches(path):
             got = _judge(candidate, parse_args(rest), noexec)
             if got is not None:
-                return _finish(Verdict(f"{path} can name {candidate}:", got.text, got.noexec_stops), noexec)
+                return _finish(Verdict(sv(f"{path} can name {candidate}:", f"{path} kan ange {candidate}:"), sv(got.text, got.text_sv), got.noexec_stops), noexec)
         return None
     got = _judge(path.replace("\\", ""), parse_args(rest), noexec)
     return _finish(got, noexec) if got is not None else None
 
 
-def _finish(got: Verdict, noexec: bool) -> str:
+def _finish(got: Verdict, noexec: bool) -> Text:
     if noexec and not got.noexec_stops:
-        return got.text + ", NOEXEC does not stop that"
+        return sv(got.text + ", NOEXEC does not stop that", got.text_sv + ", NOEXEC hindrar inte det")
     if not noexec and got.noexec_stops:
-        return got.text + " (NOEXEC would stop that)"
-    return got.text
+        return sv(got.text + " (NOEXEC would stop that)", got.text_sv + " (NOEXEC skulle hindra det)")
+    return sv(got.text, got.text_sv)
 

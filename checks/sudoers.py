@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping
 from auditor.collect import Context, command_error, rooted
 from auditor.errors import NotApplicable
 from auditor.model import Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, unverified
+from auditor.registry import Outcome, Text, collector, control, count_sv, failed, parameter, passed, sv, unverified
 from auditor.shellreads import Reads
 
 SUDO_NOPASSWD_ALLOWED = parameter(
@@ -419,7 +419,7 @@ def sudoers(ctx: Context) -> dict[str, Any]:
 # safe one (!noexec, !authenticate) and ignored when it is the safer one.
 
 from auditor.registry import skipped  # noqa: E402 - kept with the evaluators that use them
-from checks.sudo_escalation import root_reason  # noqa: E402
+from checks.sudo_escalation import root_reason_text  # noqa: E402
 
 RUNAS_ROOT = ("root", "ALL", "#0")  # runas entries that include root
 DEFAULTS_ORDER = ("global", "host", "user", "runas", "command")  # sudo applies them in this order, later wins
@@ -582,24 +582,32 @@ class _Policy:
         return covers
 
 
-def _judge_command(policy: _Policy, command: str, via: str | None, tags: Mapping[str, bool], runas: str, covers: Any) -> str | None:
+def _judge_command(policy: _Policy, command: str, via: str | None, tags: Mapping[str, bool], runas: str, covers: Any) -> Text | None:
     """Why one granted command is root (None if it is not), with the alias it came through."""
     if command == "ALL":
-        reason: str | None = "ALL is every command as root"
+        reason: Text | None = sv("ALL is every command as root", "ALL är alla kommandon som root")
     elif not _can_be_root(runas, policy.runas_aliases):
         return None  # it runs as another account: that account, not root
     else:
         noexec = policy.setting("noexec", covers, runas, command) is True
-        reason = root_reason(command, tags, noexec)
+        reason = root_reason_text(command, tags, noexec)
     if reason is None:
         return None
-    return f"{via} ({command}): {reason}" if via else reason
+    return sv(f"{via} ({command}): {reason.en}", f"{via} ({command}): {reason.sv}") if via else reason
+
+
+def _reasons(reasons: list[Text], suffix: Text | None = None) -> dict[str, Any]:
+    """A grant's reasons as it records them: ``reasons`` and ``reason`` in English, ``reason_sv`` in Swedish."""
+    en, sv_text = "; ".join(r.en for r in reasons), "; ".join(r.sv for r in reasons)
+    if suffix is not None:
+        en, sv_text = en + suffix.en, sv_text + suffix.sv
+    return {"reasons": [en] if suffix is not None else [r.en for r in reasons], "reason": en, "reason_sv": sv_text}
 
 
 def _rule_grant(policy: _Policy, e: Mapping[str, Any], covers: Any, nopasswd_of: Any) -> tuple[dict[str, Any] | None, list[str]]:
     """A rule's root-equivalent commands that run without a password, as one grant (None if there are none),
     and its other password-free commands."""
-    reasons: list[str] = []
+    reasons: list[Text] = []
     runas, every = "", False
     limited: list[str] = []
     for c in e["commands"]:
@@ -620,7 +628,7 @@ def _rule_grant(policy: _Policy, e: Mapping[str, Any], covers: Any, nopasswd_of:
         return None, limited
     return {
         "file": e["file"], "line": e["line"], "users": expand_users(e["users"], policy.user_aliases), "runas": runas,
-        "text": e["text"], "how": "NOPASSWD", "all": every, "reasons": reasons, "reason": "; ".join(reasons),
+        "text": e["text"], "how": "NOPASSWD", "all": every, **_reasons(reasons),
     }, limited
 
 
@@ -644,11 +652,13 @@ def _authenticate_grants(policy: _Policy) -> list[dict[str, Any]]:
             if not reasons:
                 continue
             every = any(resolves_to_all(s, policy.cmnd_aliases) for s in scope)
-            reason = "; ".join(reasons) + ", and it asks for no password"
+            recorded = _reasons(reasons, sv(", and it asks for no password", ", och sudo frågar inte efter lösenord"))
         else:
-            every, reason = True, "no command of these users asks for a password (Defaults !authenticate)"
+            every = True
+            recorded = _reasons([sv("no command of these users asks for a password (Defaults !authenticate)",
+                                    "inget kommando för dessa användare kräver lösenord (Defaults !authenticate)")])
         users = expand_users(scope, policy.user_aliases) if kind == "user" else ["ALL"]
-        grants.append({"file": e["file"], "line": e["line"], "users": users, "runas": "", "command": "ALL", "text": e["text"], "how": "!authenticate", "all": every, "reasons": [reason], "reason": reason})
+        grants.append({"file": e["file"], "line": e["line"], "users": users, "runas": "", "command": "ALL", "text": e["text"], "how": "!authenticate", "all": every, **recorded})
     return grants
 
 
@@ -706,21 +716,47 @@ def account_grants(fact: Mapping[str, Any], account: Mapping[str, Any]) -> tuple
     return grants, limited
 
 
-def _incomplete(fact: Mapping[str, Any]) -> tuple[list[str], str] | None:
+_LIMIT_WHY = re.compile(r"^include limit reached \((\d+) files or (\d+) levels\)$")
+
+
+def _why_sv(why: str) -> str:
+    """Why an include was not followed (as the fact records it, in English), in Swedish."""
+    m = _LIMIT_WHY.match(why)
+    if m:
+        return f"gränsen för inkluderingar är nådd ({m.group(1)} filer eller {m.group(2)} nivåer)"
+    if why == "%h (host name) includes are not followed":
+        return "inkluderingar med %h (värdnamnet) följs inte"
+    return why
+
+
+def _incomplete(fact: Mapping[str, Any]) -> tuple[list[str], Text] | None:
     """Entries not parsed and includes not followed: what keeps a pass from being certain."""
     unparsed = [f"{e['file']}:{e['line']}" for e in fact["entries"] if e["entry"] == "unparsed"]
     if not unparsed and not fact["unresolved"]:
         return None
-    parts = []
+    parts: list[Text] = []
     if unparsed:
-        parts.append(f"{len(unparsed)} entr(y/ies) could not be parsed ({', '.join(unparsed[:SHOWN])})")
+        where = ', '.join(unparsed[:SHOWN])
+        parts.append(sv(f"{len(unparsed)} entr(y/ies) could not be parsed ({where})",
+                        f"{count_sv(len(unparsed), 'post', 'poster')} kunde inte tolkas ({where})"))
     if fact["unresolved"]:
-        parts.append("includes not followed: " + ", ".join(f"{u['path']} ({u['why']})" for u in fact["unresolved"][:SHOWN]))
-    return unparsed, "; ".join(parts)
+        shown = fact["unresolved"][:SHOWN]
+        parts.append(sv("includes not followed: " + ", ".join(f"{u['path']} ({u['why']})" for u in shown),
+                        "inkluderingar som inte följdes: " + ", ".join(f"{u['path']} ({_why_sv(u['why'])})" for u in shown)))
+    return unparsed, sv("; ".join(p.en for p in parts), "; ".join(p.sv for p in parts))
 
 
 def _shown(g: Mapping[str, Any]) -> str:
     return f"{g['file']}:{g['line']}: {g['text']} — {g['reason']}"
+
+
+def _shown_sv(g: Mapping[str, Any]) -> str:
+    return f"{g['file']}:{g['line']}: {g['text']} — {g['reason_sv']}"
+
+
+def _files_read(fact: Mapping[str, Any]) -> Text:
+    files = ', '.join(fact['files'])
+    return sv(f"{len(fact['files'])} file(s) read: {files}", f"{count_sv(len(fact['files']), 'fil läst', 'filer lästa')}: {files}")
 
 
 @control(
@@ -748,20 +784,29 @@ def sudo_nopasswd_all(facts: Mapping[str, Any], params: Mapping[str, Any], targe
     accepted = [g for g in grants if g not in offenders]
     details = {"files": fact["files"], "missing": fact["missing"], "ignored": fact["ignored"]}
     if offenders:
-        return failed(
+        return failed(sv(
             f"{len(offenders)} sudoers rule(s) let users become root without a password: " + "; ".join(_shown(g) for g in offenders[:SHOWN]),
+            f"{count_sv(len(offenders), 'sudoers-regel', 'sudoers-regler')} låter användare bli root utan lösenord: " + "; ".join(_shown_sv(g) for g in offenders[:SHOWN])),
             offenders=[{k: g[k] for k in ("file", "line", "users", "runas", "how", "text", "reason")} for g in offenders],
             **details,
         )
     incomplete = _incomplete(fact)
     if incomplete is not None:
         unparsed, why = incomplete
-        return unverified("cannot confirm that no sudoers rule lets a user become root without a password: " + why, reason="parse_error", unparsed=unparsed, unresolved=fact["unresolved"], **details)
-    note = "; allowed by policy: " + ", ".join(f"{g['file']}:{g['line']}" for g in accepted) if accepted else ""
+        return unverified(sv("cannot confirm that no sudoers rule lets a user become root without a password: " + why.en,
+                             "det går inte att bekräfta att ingen sudoers-regel låter en användare bli root utan lösenord: " + why.sv), reason="parse_error", unparsed=unparsed, unresolved=fact["unresolved"], **details)
+    note, note_sv = "", ""
+    if accepted:
+        where = ", ".join(f"{g['file']}:{g['line']}" for g in accepted)
+        note, note_sv = f"; allowed by policy: {where}", f"; tillåtna enligt policyn: {where}"
     if limited:
-        note += "; NOPASSWD rules judged not root-equivalent: " + ", ".join(f"{r['file']}:{r['line']}" for r in limited[:SHOWN])
-    return passed(
-        f"No sudoers rule lets a user become root without a password ({len(fact['files'])} file(s) read: {', '.join(fact['files'])}{note})",
+        where = ", ".join(f"{r['file']}:{r['line']}" for r in limited[:SHOWN])
+        note += f"; NOPASSWD rules judged not root-equivalent: {where}"
+        note_sv += f"; NOPASSWD-regler som bedömts inte ge root: {where}"
+    read = _files_read(fact)
+    return passed(sv(
+        f"No sudoers rule lets a user become root without a password ({read.en}{note})",
+        f"Ingen sudoers-regel låter en användare bli root utan lösenord ({read.sv}{note_sv})"),
         allowed=[f"{g['file']}:{g['line']}: {g['text']}" for g in accepted], limited=limited, **details,
     )
 
@@ -785,27 +830,34 @@ def sudo_nopasswd_all(facts: Mapping[str, Any], params: Mapping[str, Any], targe
 def sudo_audit_account(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     fact = facts["sudo.sudoers"]
     if "audit_account" not in fact:
-        return skipped("The sudoers facts do not say which account the audit ran as (recorded by an older collector): no audit account to judge")
+        return skipped(sv("The sudoers facts do not say which account the audit ran as (recorded by an older collector): no audit account to judge",
+                          "Uppgifterna om sudoers visar inte vilket konto granskningen kördes som (insamlade av en äldre version): inget granskningskonto att bedöma"))
     account = fact["audit_account"]
     if not account:
-        return skipped("The audit reads this server as root, with no sudo involved: no audit account to judge")
+        return skipped(sv("The audit reads this server as root, with no sudo involved: no audit account to judge",
+                          "Granskningen läser den här servern som root, utan sudo: inget granskningskonto att bedöma"))
     user = account.get("user") or "?"
     grants, limited = account_grants(fact, account)
     details = {"account": {"user": user, "groups": list(account.get("groups") or [])}, "files": fact["files"]}
     if grants:
-        return failed(
+        return failed(sv(
             f"The audit account {user} can become root without a password through {len(grants)} sudoers rule(s): " + "; ".join(_shown(g) for g in grants[:SHOWN]),
+            f"Granskningskontot {user} kan bli root utan lösenord genom {count_sv(len(grants), 'sudoers-regel', 'sudoers-regler')}: " + "; ".join(_shown_sv(g) for g in grants[:SHOWN])),
             offenders=[{k: g[k] for k in ("file", "line", "users", "runas", "how", "text", "reason")} for g in grants],
             limited=limited, **details,
         )
     incomplete = _incomplete(fact)
     if incomplete is not None:
         unparsed, why = incomplete
-        return unverified(f"cannot confirm that the audit account {user} cannot become root through sudo: " + why, reason="parse_error", unparsed=unparsed, unresolved=fact["unresolved"], **details)
+        return unverified(sv(f"cannot confirm that the audit account {user} cannot become root through sudo: " + why.en,
+                             f"det går inte att bekräfta att granskningskontot {user} inte kan bli root via sudo: " + why.sv), reason="parse_error", unparsed=unparsed, unresolved=fact["unresolved"], **details)
     if not limited:
-        return passed(f"The audit account {user} has no sudoers rule that runs without a password ({len(fact['files'])} file(s) read: {', '.join(fact['files'])})", limited=[], **details)
-    return passed(
-        f"The audit account {user} has {len(limited)} sudoers rule(s) that run without a password, none root-equivalent: "
-        + "; ".join(f"{r['file']}:{r['line']}: {r['text']}" for r in limited[:SHOWN]),
+        read = _files_read(fact)
+        return passed(sv(f"The audit account {user} has no sudoers rule that runs without a password ({read.en})",
+                         f"Granskningskontot {user} har ingen sudoers-regel som körs utan lösenord ({read.sv})"), limited=[], **details)
+    rules = "; ".join(f"{r['file']}:{r['line']}: {r['text']}" for r in limited[:SHOWN])
+    return passed(sv(
+        f"The audit account {user} has {len(limited)} sudoers rule(s) that run without a password, none root-equivalent: " + rules,
+        f"Granskningskontot {user} har {count_sv(len(limited), 'sudoers-regel', 'sudoers-regler')} som körs utan lösenord, ingen av dem ger root: " + rules),
         limited=limited, **details,
     )
