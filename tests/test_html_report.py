@@ -780,3 +780,15 @@ def test_long_keyword_output_shows_the_lines_the_checks_read_and_identical_excer
 def test_fleet_report_grows_slowly_per_server() -> None:
     small, large = len(render_html(fleet_doc(10))), len(render_html(fleet_doc(110)))
     assert (large - small) / 100 < 3000, (large - small) / 100  # bytes per server with 2 findings and one 4 KB-class output
+
+
+def test_a_200_server_report_stays_under_3_mb() -> None:
+    """Issue 15: a constructed 200-server run (the shipped example's servers replicated, bench/report_size.py) gives ≤ 3 MB."""
+    spec = importlib.util.spec_from_file_location("report_size", Path(__file__).parent.parent / "bench" / "report_size.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    doc = bench.constructed_run(json.loads(Path(bench.EXAMPLE).read_text(encoding="utf-8")), 200)
+    assert sum(1 for t in doc["targets"] if t["kind"] == "server") == 200 and len(doc["findings"]) > 1000
+    size = len(render_html(doc).encode("utf-8"))
+    assert size <= 3_000_000, f"{size:,} bytes"
+    assert size / 200 <= 6_000  # per server, with room: 4.7 KB when measured; the markup before it gave 8.4 KB (1,685,570 bytes)
