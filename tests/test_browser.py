@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -103,8 +104,14 @@ def requests_made(driver: webdriver.Chrome) -> list[str]:
 
 
 def visible_findings(driver: webdriver.Chrome) -> list[dict[str, str]]:
+    """Each shown finding row: its family (its control's section names it), status (its class), target and index."""
     return [
-        {k: el.get_attribute(f"data-{k}") for k in ("family", "status", "target", "finding")}
+        {
+            "family": el.find_element(By.XPATH, "ancestor::section[contains(@class, 'control')]").get_attribute("data-family"),
+            "status": re.search(r"\bs-(\w+)", el.get_attribute("class"))[1],
+            "target": el.get_attribute("data-target"),
+            "finding": el.get_attribute("data-finding"),
+        }
         for el in driver.find_elements(By.CSS_SELECTOR, ".finding[data-finding]") if el.is_displayed()
     ]
 
@@ -192,9 +199,9 @@ def test_filters_hide_what_does_not_match_and_count_what_is_shown(browser: webdr
 
 def test_expand_and_collapse_all_evidence(browser: webdriver.Chrome, tmp_path: Path) -> None:
     open_page(browser, write_report(tmp_path, "en"))
-    count_open = "return Array.prototype.filter.call(document.querySelectorAll('details.evidence'), function (d) { return d.open; }).length"
-    total = len(browser.find_elements(By.CSS_SELECTOR, "details.evidence"))
-    assert 0 < browser.execute_script(count_open) < total  # failures and errors start open
+    count_open = "return Array.prototype.filter.call(document.querySelectorAll('details.tech'), function (d) { return d.open; }).length"
+    total = len(browser.find_elements(By.CSS_SELECTOR, "details.tech"))  # a problem's technical details and the observations it rests on
+    assert total > 0 and browser.execute_script(count_open) == 0  # closed: the row already says status, target and message
     browser.find_element(By.ID, "expand-all").click()
     assert browser.execute_script(count_open) == total
     browser.find_element(By.ID, "collapse-all").click()

@@ -46,8 +46,10 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+def _compact_json(value: Any) -> Markup:
+    """Technical details as element text: only ``&``, ``<`` and ``>`` need escaping there, not the many quotes."""
+    text = printable(json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": ")))
+    return Markup(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def _time(value: Any) -> Markup:
@@ -227,7 +229,7 @@ def _failing_line(t: _HtmlTranslator, item: Mapping[str, Any], controls: Mapping
 
 LONG_EXCERPT_LINES = 40  # an excerpt longer than this shows only the lines the checks read (when they can be told)
 SHARED_EXCERPT_CHARS = 120
-LONG_SOURCE_CHARS, SHORT_SOURCE_CHARS = 100, 40  # a long command line shown before: its start and a link  # an excerpt at least this long, shown before, is referred to rather than repeated
+LONG_SOURCE_CHARS, SHORT_SOURCE_CHARS = 100, 24  # a long command line shown before: its start and a link  # an excerpt at least this long, shown before, is referred to rather than repeated
 
 
 def _keys(value: Any) -> Iterator[str]:
@@ -348,6 +350,8 @@ def _context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "facts": {f["id"]: f for f in facts},
         "fact_anchor": {f["id"]: f"fact-{n}" for n, f in enumerate(f for _, group in appendix for f in group)},
         "appendix": appendix,
+        "run_day": str(doc.get("started_at") or "")[:10],
+        "target_anchor": {tid: f"evidence-{n}" for n, (tid, _) in enumerate(appendix, 1)},
         "shared_chars": SHARED_EXCERPT_CHARS,
         "views": _evidence_views([f for _, group in appendix for f in group], findings),
         "targets": targets,
