@@ -386,18 +386,21 @@ class Runner:
 
         for f in needed:
             if f.status == "error":
-                return finding(Status.ERROR, f"Could not verify: {f.message}", f.reason)
+                # the cause is the transport's own (technical, English) words; the frame is in both languages
+                return finding(Status.ERROR, f"Could not verify: {f.message}", f.reason, message_sv=f"Kunde inte verifieras: {f.message}")
         for f in needed:
             if f.status == "skipped":
-                return finding(Status.SKIPPED, f"Not applicable: {f.message}", f.reason)
+                return finding(Status.SKIPPED, f"Not applicable: {f.message}", f.reason, message_sv=f"Ej tillämplig: {f.message}")
         values = MappingProxyType({f.name: f.value for f in needed})
         params = _ParamView(self.params, info.params, info.id)
         try:
             outcome = control.evaluate(values, params, target)
         except Exception as exc:  # noqa: BLE001 - a crashing evaluator is an error, never a pass
-            return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} raised {type(exc).__name__}: {exc}", Reason.BUG.value)
+            return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} raised {type(exc).__name__}: {exc}", Reason.BUG.value,
+                           message_sv=f"Kunde inte verifieras: utvärderingen av {info.id} avbröts av {type(exc).__name__}: {exc}")
         if not isinstance(outcome, Outcome) or outcome.status not in (Status.PASS, Status.FAIL, Status.SKIPPED, Status.ERROR):
-            return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} returned {outcome!r} instead of passed()/failed()/skipped()/unverified()", Reason.BUG.value)
+            return finding(Status.ERROR, f"Could not verify: evaluator of {info.id} returned {outcome!r} instead of passed()/failed()/skipped()/unverified()", Reason.BUG.value,
+                           message_sv=f"Kunde inte verifieras: utvärderingen av {info.id} gav {outcome!r} i stället för passed()/failed()/skipped()/unverified()")
         reason = outcome.reason or (Reason.NOT_APPLICABLE.value if outcome.status is Status.SKIPPED else None)
         return finding(outcome.status, outcome.message, reason, outcome.details, outcome.message_sv)
 

@@ -148,3 +148,17 @@ def test_the_recorded_message_sv_reaches_run_json(registry: Registry) -> None:
 
     f = Finding("X-Y", "server:a", Status.FAIL, "en", Severity.LOW, "access", message_sv="sv")
     assert to_jsonable(f)["message_sv"] == "sv"
+
+
+def test_a_fact_that_could_not_be_gathered_is_framed_in_swedish_too(runner: Runner, registry: Registry) -> None:
+    """The runner's own frame ("Could not verify: …", "Not applicable: …") is in both languages; the cause
+    stays in the transport's words."""
+    target = Target(id="server:web1", kind="server", name="web1")
+    error = Fact(id="server:web1/sshd.effective_config", target=target.id, name="sshd.effective_config", collector="sshd.effective_config",
+                 status="error", collected_at="2026-01-01T00:00:00Z", duration_ms=0, reason="timeout", message="timed out after 15s")
+    f = runner.evaluate(registry.controls["ACCESS-SSH-ROOT-LOGIN"], target, {error.name: error})
+    assert (f.status, f.message, f.message_sv) == (Status.ERROR, "Could not verify: timed out after 15s", "Kunde inte verifieras: timed out after 15s")
+    skipped = Fact(id="server:web1/sshd.effective_config", target=target.id, name="sshd.effective_config", collector="sshd.effective_config",
+                   status="skipped", collected_at="2026-01-01T00:00:00Z", duration_ms=0, reason="not_applicable", message="no sshd here")
+    f = runner.evaluate(registry.controls["ACCESS-SSH-ROOT-LOGIN"], target, {skipped.name: skipped})
+    assert (f.status, f.message_sv) == (Status.SKIPPED, "Ej tillämplig: no sshd here")
