@@ -302,8 +302,8 @@ def s3_public_policy(facts: Mapping[str, Any], params: Mapping[str, Any], target
                          sv(f"the policy of bucket {bucket} could not be parsed: {exc}", f"policyn för bucket {bucket} kunde inte tolkas: {exc}"))
             continue
         j.verdict(bucket, not public, sv(f"{bucket} allows anyone ({', '.join(public)})", f"{bucket} släpper in vem som helst ({', '.join(public)})"))
-    return conclude(j, BUCKETS, sv("have a policy open to anyone", "har en policy som släpper in vem som helst"),
-                    sv("have no policy open to anyone", "har ingen policy som släpper in vem som helst"))
+    return conclude(j, BUCKETS, sv("have a policy open to anyone", "har en bucketpolicy som släpper in vem som helst"),
+                    sv("have no policy open to anyone", "har ingen bucketpolicy som släpper in vem som helst"))
 
 
 @control(
