@@ -361,7 +361,7 @@ def rds_not_public(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
     for db in j.regional(facts["rds.instances"], "rds:DescribeDBInstances"):
         j.verdict(f"db:{db['region']}/{db['id']}", not db["public"],
                   sv(f"{named(db)} ({db['engine']}) in {db['region']} is publicly accessible", f"{named(db)} ({db['engine']}) i {db['region']} är åtkomlig från internet"))
-    return conclude(j, DATABASES, sv("are publicly accessible", "är åtkomliga från internet"), sv("are private", "är inte åtkomliga från internet"))
+    return conclude(j, DATABASES, sv("are publicly accessible", "är åtkomliga från internet"), sv("are private", "saknar publik åtkomst"))
 
 
 _ENCRYPTION_REFS = ("GDPR Art. 32(1)(a)", "GDPR Art. 34(3)(a)")
