@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from auditor.collect import Context
 from auditor.model import Target
-from auditor.registry import Outcome, collector, control, parameter
+from auditor.registry import Outcome, Text, collector, control, parameter, sv
 
 from checks.aws_location import Judged, _name_tag, conclude, named, no_regions
 
@@ -37,12 +37,19 @@ PUBLIC_GROUPS = {
     "http://acs.amazonaws.com/groups/global/AllUsers": "everyone (AllUsers)",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "any AWS account (AuthenticatedUsers)",
 }
+PUBLIC_GROUPS_SV = {
+    "http://acs.amazonaws.com/groups/global/AllUsers": "alla (AllUsers)",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "vilket AWS-konto som helst (AuthenticatedUsers)",
+}
+BUCKETS = sv("buckets", "buckets")
+DATABASES = sv("databases", "databaser")
 RESTRICTING_KEYS = frozenset(k.lower() for k in (
     "aws:SourceIp", "aws:VpcSourceIp", "aws:SourceVpc", "aws:SourceVpce", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths",
     "aws:PrincipalAccount", "aws:PrincipalArn", "aws:SourceAccount", "aws:SourceArn", "aws:SourceOwner", "aws:SourceOrgID",
     "aws:SourceOrgPaths", "aws:userid", "aws:username", "s3:DataAccessPointAccount", "s3:DataAccessPointArn",
 ))
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+ALL_TRAFFIC = "all traffic"
 
 ADMIN_INGRESS_PORTS = parameter(
     "admin_ingress_ports", list, [22, 3389],
@@ -207,9 +214,9 @@ def _restricted(condition: Mapping[str, Any]) -> bool:
     return False
 
 
-def _attached(volume: Mapping[str, Any]) -> str:
+def _attached(volume: Mapping[str, Any]) -> Text:
     ids = [i for i in volume.get("attached_to") or [] if i]
-    return f" (attached to {', '.join(ids)})" if ids else ""
+    return sv(f" (attached to {', '.join(ids)})", f" (ansluten till {', '.join(ids)})") if ids else sv("", "")
 
 
 def _port_order(port: str) -> tuple[int, str]:
@@ -238,12 +245,14 @@ _S3_REFS = ("GDPR Art. 32(1)(b)", "GDPR Art. 5(1)(f)", "CIS AWS Foundations 2.1.
 def s3_public_access_block_on(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     account = facts["s3.account_public_access_block"]["settings"]
     j = Judged()
-    for bucket, found in j.per_bucket(facts["s3.public_access_block"], "Block Public Access").items():
+    for bucket, found in j.per_bucket(facts["s3.public_access_block"], sv("Block Public Access", "Block Public Access")).items():
         missing = [k for k in PAB_SETTINGS if not (account[k] or found["settings"][k])]
-        j.verdict(bucket, not missing, f"{bucket}: {', '.join(missing)} off (account and bucket)")
+        off = "avslagen" if len(missing) == 1 else "avslagna"
+        j.verdict(bucket, not missing, sv(f"{bucket}: {', '.join(missing)} off (account and bucket)", f"{bucket}: {', '.join(missing)} {off} (både på kontot och på bucketen)"))
     on = [k for k in PAB_SETTINGS if account[k]]
     j.notes.append(f"account level: {', '.join(on) if on else 'nothing'} on")
-    return conclude(j, "buckets", "are not fully covered by Block Public Access", "are covered by Block Public Access")
+    return conclude(j, BUCKETS, sv("are not fully covered by Block Public Access", "omfattas inte helt av Block Public Access"),
+                    sv("are covered by Block Public Access", "omfattas av Block Public Access"))
 
 
 @control(
@@ -259,10 +268,13 @@ def s3_public_access_block_on(facts: Mapping[str, Any], params: Mapping[str, Any
 )
 def s3_public_acl(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     j = Judged()
-    for bucket, found in j.per_bucket(facts["s3.bucket_acls"], "the ACL").items():
-        public = [f"{g['permission']} to {PUBLIC_GROUPS[g['uri']]}" for g in found["grants"] if g.get("uri") in PUBLIC_GROUPS]
-        j.verdict(bucket, not public, f"{bucket} grants {', '.join(public)}")
-    return conclude(j, "buckets", "grant access to everyone or any AWS account", "grant access to named accounts only")
+    for bucket, found in j.per_bucket(facts["s3.bucket_acls"], sv("the ACL", "ACL:en")).items():
+        grants = [g for g in found["grants"] if g.get("uri") in PUBLIC_GROUPS]
+        public = [f"{g['permission']} to {PUBLIC_GROUPS[g['uri']]}" for g in grants]
+        public_sv = [f"{g['permission']} till {PUBLIC_GROUPS_SV[g['uri']]}" for g in grants]
+        j.verdict(bucket, not public, sv(f"{bucket} grants {', '.join(public)}", f"{bucket} ger {', '.join(public_sv)}"))
+    return conclude(j, BUCKETS, sv("grant access to everyone or any AWS account", "ger alla, eller vilket AWS-konto som helst, åtkomst"),
+                    sv("grant access to named accounts only", "ger bara namngivna konton åtkomst"))
 
 
 @control(
@@ -279,17 +291,19 @@ def s3_public_acl(facts: Mapping[str, Any], params: Mapping[str, Any], target: T
 )
 def s3_public_policy(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     j = Judged()
-    for bucket, found in j.per_bucket(facts["s3.bucket_policies"], "the bucket policy").items():
+    for bucket, found in j.per_bucket(facts["s3.bucket_policies"], sv("the bucket policy", "bucketpolicyn")).items():
         if found["policy"] is None:
             j.ok(bucket)
             continue
         try:
             public = public_statements(found["policy"])
         except (ValueError, AttributeError, TypeError) as exc:
-            j.unreadable(f"the policy of bucket {bucket}", "parse_error", f"the policy of bucket {bucket} could not be parsed: {exc}")
+            j.unreadable(sv(f"the policy of bucket {bucket}", f"policyn för bucket {bucket}"), "parse_error",
+                         sv(f"the policy of bucket {bucket} could not be parsed: {exc}", f"policyn för bucket {bucket} kunde inte tolkas: {exc}"))
             continue
-        j.verdict(bucket, not public, f"{bucket} allows anyone ({', '.join(public)})")
-    return conclude(j, "buckets", "have a policy open to anyone", "have no policy open to anyone")
+        j.verdict(bucket, not public, sv(f"{bucket} allows anyone ({', '.join(public)})", f"{bucket} släpper in vem som helst ({', '.join(public)})"))
+    return conclude(j, BUCKETS, sv("have a policy open to anyone", "har en bucketpolicy som släpper in vem som helst"),
+                    sv("have no policy open to anyone", "har ingen bucketpolicy som släpper in vem som helst"))
 
 
 @control(
@@ -315,13 +329,16 @@ def security_group_admin_ports(facts: Mapping[str, Any], params: Mapping[str, An
         for perm in group["ingress"]:
             ports = open_ports(perm, watched)
             if ports:
-                shown_ports = {"all traffic"} if perm["protocol"] in ("-1", "all") else {str(p) for p in ports}
+                shown_ports = {ALL_TRAFFIC} if perm["protocol"] in ("-1", "all") else {str(p) for p in ports}
                 for cidr in perm["cidrs"]:
                     if cidr in OPEN_CIDRS:
                         exposed.setdefault(cidr, set()).update(shown_ports)
         shown = "; ".join(f"{', '.join(sorted(ports, key=_port_order))} to {cidr}" for cidr, ports in sorted(exposed.items()))
-        j.verdict(f"sg:{group['region']}/{group['id']}", not exposed, f"{named(group)} in {group['region']} opens {shown}")
-    return conclude(j, "security groups", "open administration or database ports to the internet", "keep administration and database ports closed to the internet")
+        shown_sv = "; ".join(f"{', '.join(sorted(ports, key=_port_order)).replace(ALL_TRAFFIC, 'all trafik')} för {cidr}" for cidr, ports in sorted(exposed.items()))
+        j.verdict(f"sg:{group['region']}/{group['id']}", not exposed,
+                  sv(f"{named(group)} in {group['region']} opens {shown}", f"{named(group)} i {group['region']} öppnar {shown_sv}"))
+    return conclude(j, sv("security groups", "säkerhetsgrupper"), sv("open administration or database ports to the internet", "öppnar administrations- eller databasportar mot internet"),
+                    sv("keep administration and database ports closed to the internet", "håller administrations- och databasportar stängda mot internet"))
 
 
 @control(
@@ -342,8 +359,9 @@ def rds_not_public(facts: Mapping[str, Any], params: Mapping[str, Any], target: 
         return none
     j = Judged()
     for db in j.regional(facts["rds.instances"], "rds:DescribeDBInstances"):
-        j.verdict(f"db:{db['region']}/{db['id']}", not db["public"], f"{named(db)} ({db['engine']}) in {db['region']} is publicly accessible")
-    return conclude(j, "databases", "are publicly accessible", "are private")
+        j.verdict(f"db:{db['region']}/{db['id']}", not db["public"],
+                  sv(f"{named(db)} ({db['engine']}) in {db['region']} is publicly accessible", f"{named(db)} ({db['engine']}) i {db['region']} är åtkomlig från internet"))
+    return conclude(j, DATABASES, sv("are publicly accessible", "är åtkomliga från internet"), sv("are private", "saknar publik åtkomst"))
 
 
 _ENCRYPTION_REFS = ("GDPR Art. 32(1)(a)", "GDPR Art. 34(3)(a)")
@@ -363,9 +381,9 @@ _ENCRYPTION_REFS = ("GDPR Art. 32(1)(a)", "GDPR Art. 34(3)(a)")
 )
 def s3_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     j = Judged()
-    for bucket, found in j.per_bucket(facts["s3.bucket_encryption"], "the default encryption").items():
-        j.verdict(bucket, bool(found["algorithms"]), f"{bucket} has no default encryption")
-    return conclude(j, "buckets", "do not encrypt by default", "encrypt by default")
+    for bucket, found in j.per_bucket(facts["s3.bucket_encryption"], sv("the default encryption", "standardkrypteringen")).items():
+        j.verdict(bucket, bool(found["algorithms"]), sv(f"{bucket} has no default encryption", f"{bucket} saknar standardkryptering"))
+    return conclude(j, BUCKETS, sv("do not encrypt by default", "krypterar inte som standard"), sv("encrypt by default", "krypterar som standard"))
 
 
 @control(
@@ -385,8 +403,10 @@ def ebs_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: T
         return none
     j = Judged()
     for vol in j.regional(facts["ec2.volumes"], "ec2:DescribeVolumes"):
-        j.verdict(f"volume:{vol['region']}/{vol['id']}", vol["encrypted"], f"volume {named(vol)} in {vol['region']} is not encrypted{_attached(vol)}")
-    return conclude(j, "volumes", "are not encrypted", "are encrypted")
+        attached = _attached(vol)
+        j.verdict(f"volume:{vol['region']}/{vol['id']}", vol["encrypted"],
+                  sv(f"volume {named(vol)} in {vol['region']} is not encrypted{attached.en}", f"volymen {named(vol)} i {vol['region']} är inte krypterad{attached.sv}"))
+    return conclude(j, sv("volumes", "volymer"), sv("are not encrypted", "är inte krypterade"), sv("are encrypted", "är krypterade"))
 
 
 @control(
@@ -406,5 +426,6 @@ def rds_encrypted(facts: Mapping[str, Any], params: Mapping[str, Any], target: T
         return none
     j = Judged()
     for db in j.regional(facts["rds.instances"], "rds:DescribeDBInstances"):
-        j.verdict(f"db:{db['region']}/{db['id']}", bool(db["encrypted"]), f"database {named(db)} in {db['region']} does not encrypt its storage")
-    return conclude(j, "databases", "do not encrypt their storage", "encrypt their storage")
+        j.verdict(f"db:{db['region']}/{db['id']}", bool(db["encrypted"]),
+                  sv(f"database {named(db)} in {db['region']} does not encrypt its storage", f"databasen {named(db)} i {db['region']} krypterar inte sin lagring"))
+    return conclude(j, DATABASES, sv("do not encrypt their storage", "krypterar inte sin lagring"), sv("encrypt their storage", "krypterar sin lagring"))

@@ -36,7 +36,7 @@ from typing import Any, Mapping
 from auditor.collect import Context
 from auditor.errors import CollectError, NotApplicable
 from auditor.model import Reason, Target
-from auditor.registry import Outcome, collector, control, parameter, skipped
+from auditor.registry import Outcome, Text, collector, control, parameter, skipped, sv
 from auditor.transports.aws import answer_time
 
 from checks.aws_location import Judged, conclude, no_regions
@@ -215,44 +215,66 @@ def s3_backup_lifecycle(facts: Mapping[str, Any], params: Mapping[str, Any], tar
     limit = params["backup_max_age_days"]
     fact = facts["s3.retention_config"]
     if not any(p == "backup" for p in fact["declared"].values()):
-        return skipped("Only bookkeeping buckets are declared here: they must be kept for their legal minimum, so no maximum age applies (see BACKUP-AWS-BOOKKEEPING-RETENTION)")
+        return skipped(sv("Only bookkeeping buckets are declared here: they must be kept for their legal minimum, so no maximum age applies (see BACKUP-AWS-BOOKKEEPING-RETENTION)",
+                          "Här anges bara bokföringsbuckets: de ska sparas under sin lagstadgade minsta tid, så ingen längsta lagringstid gäller "
+                          "(se BACKUP-AWS-BOOKKEEPING-RETENTION)"))
     j = Judged()
-    for bucket, config in j.per_bucket(fact, "the lifecycle configuration").items():
+    for bucket, config in j.per_bucket(fact, LIFECYCLE).items():
         if config["purpose"] != "backup":
             continue
         problems = _backup_problems(config, limit)
-        j.verdict(bucket, not problems, f"{bucket}: {'; '.join(problems)}")
+        j.verdict(bucket, not problems, _joined(bucket, problems))
         if not problems:
             j.notes.append(f"{bucket}: {_backup_summary(config)}")
-    return conclude(j, "backup buckets", f"keep objects beyond {limit} days", f"expire objects within {limit} days")
+    return conclude(j, BACKUP_BUCKETS, sv(f"keep objects beyond {limit} days", f"behåller objekt längre än {limit} dagar"),
+                    sv(f"expire objects within {limit} days", f"låter objekt gå ut inom {limit} dagar"))
 
 
-def _backup_problems(config: Mapping[str, Any], limit: int) -> list[str]:
+LIFECYCLE = sv("the lifecycle configuration", "livscykelkonfigurationen")
+BACKUP_BUCKETS = sv("backup buckets", "backup-buckets")
+VERSIONING_SV = {"Enabled": "påslagen", "Suspended": "pausad"}
+
+
+def _joined(head: str | Text, problems: list[Text], tail: Text = Text("", "")) -> Text:
+    """"bucket: problem; problem<tail>" in both languages."""
+    said = head if isinstance(head, Text) else sv(head, head)
+    return sv(f"{said.en}: {'; '.join(p.en for p in problems)}{tail.en}", f"{said.sv}: {'; '.join(p.sv for p in problems)}{tail.sv}")
+
+
+def _backup_problems(config: Mapping[str, Any], limit: int) -> list[Text]:
     whole = _whole_bucket_rules(config)
     partial = [r for r in config["lifecycle"] if r["enabled"] and r["scope"] is not None and (r["expiration_days"] or r["noncurrent_days"])]
-    problems: list[str] = []
+    problems: list[Text] = []
     expiry = min((r["expiration_days"] for r in whole if r["expiration_days"]), default=None)
     dated = [r for r in config["lifecycle"] if r["enabled"] and r["expiration_date"]]
     if expiry is None:
         if not config["lifecycle_configured"]:
-            problems.append("no lifecycle configuration: objects are never deleted")
+            en, sv_text = "no lifecycle configuration: objects are never deleted", "ingen livscykelkonfiguration: objekten raderas aldrig"
         else:
-            problems.append("no enabled lifecycle rule expires every object by age")
+            en, sv_text = "no enabled lifecycle rule expires every object by age", "ingen aktiv livscykelregel låter alla objekt gå ut efter ålder"
         if partial:
-            problems[-1] += f" (rules {', '.join(r['id'] + ' on ' + r['scope'] for r in partial)} cover only part of the bucket)"
+            en += f" (rules {', '.join(r['id'] + ' on ' + r['scope'] for r in partial)} cover only part of the bucket)"
+            sv_text += f" (reglerna {', '.join(r['id'] + ' på ' + r['scope'] for r in partial)} täcker bara en del av bucketen)"
         if dated:
-            problems[-1] += f" (rules {', '.join(r['id'] for r in dated)} expire on a fixed date, not by age)"
+            en += f" (rules {', '.join(r['id'] for r in dated)} expire on a fixed date, not by age)"
+            sv_text += f" (reglerna {', '.join(r['id'] for r in dated)} går ut på ett fast datum, inte efter ålder)"
+        problems.append(sv(en, sv_text))
     elif expiry > limit:
-        problems.append(f"objects expire after {expiry} days, more than {limit}")
+        problems.append(sv(f"objects expire after {expiry} days, more than {limit}", f"objekten går ut efter {expiry} dagar, mer än {limit}"))
     if config["versioning"] in ("Enabled", "Suspended"):
         noncurrent = min((r["noncurrent_days"] for r in whole if r["noncurrent_days"]), default=None)
         if noncurrent is None:
-            problems.append(f"versioning is {config['versioning']} and no rule expires noncurrent versions: deleted and expired backups stay as old versions")
+            problems.append(sv(f"versioning is {config['versioning']} and no rule expires noncurrent versions: deleted and expired backups stay as old versions",
+                               f"versionshanteringen är {VERSIONING_SV[config['versioning']]} och ingen regel låter äldre versioner gå ut: "
+                               "raderade och utgångna säkerhetskopior ligger kvar som gamla versioner"))
         elif expiry is not None and expiry + noncurrent > limit:
-            problems.append(f"a backup can remain {expiry + noncurrent} days ({expiry} as current object, then {noncurrent} as noncurrent version), more than {limit}")
+            problems.append(sv(f"a backup can remain {expiry + noncurrent} days ({expiry} as current object, then {noncurrent} as noncurrent version), more than {limit}",
+                               f"en säkerhetskopia kan ligga kvar i {expiry + noncurrent} dagar ({expiry} som aktuellt objekt, sedan {noncurrent} som äldre version), "
+                               f"mer än {limit}"))
     lock = config["object_lock"]
     if lock and lock["enabled"] and lock["retention_days"] and lock["retention_days"] > limit:
-        problems.append(f"Object Lock ({lock['mode']}) keeps every new object {lock['retention_days']} days, longer than {limit}: the schedule cannot delete it")
+        problems.append(sv(f"Object Lock ({lock['mode']}) keeps every new object {lock['retention_days']} days, longer than {limit}: the schedule cannot delete it",
+                           f"Object Lock ({lock['mode']}) behåller varje nytt objekt i {lock['retention_days']} dagar, längre än {limit}: schemat kan inte radera det"))
     return problems
 
 
@@ -282,16 +304,23 @@ def _backup_summary(config: Mapping[str, Any]) -> str:
 def s3_backup_oldest_object(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     limit = params["backup_max_age_days"]
     j = Judged()
-    for bucket, found in j.per_bucket(facts["s3.object_versions"], "the object versions").items():
+    for bucket, found in j.per_bucket(facts["s3.object_versions"], sv("the object versions", "objektversionerna")).items():
         too_old = [o for o in found["oldest"] if o["age_days"] > limit]
         if too_old:
             shown = ", ".join(f"{o['key']}{'' if o['is_latest'] else ' (noncurrent)'} {o['age_days']} days" for o in too_old[:5])
+            shown_sv = ", ".join(f"{o['key']}{'' if o['is_latest'] else ' (äldre version)'} {o['age_days']} dagar" for o in too_old[:5])
             # the fact keeps the OLDEST_KEPT oldest versions of at most MAX_VERSIONS listed: a count at either cap is a lower bound
-            cut = f" (the listing stopped after {found['versions']} versions; there may be more)" if found["truncated"] else ""
-            at_least = "at least " if found["truncated"] or len(too_old) == OLDEST_KEPT else ""
-            j.bad(bucket, f"{bucket}: {at_least}{len(too_old)} version(s) older than {limit} days{cut}, oldest{' listed' if cut else ''} {shown}")
+            truncated = found["truncated"]
+            cut = f" (the listing stopped after {found['versions']} versions; there may be more)" if truncated else ""
+            cut_sv = f" (listningen stoppades efter {found['versions']} versioner; det kan finnas fler)" if truncated else ""
+            lower_bound = truncated or len(too_old) == OLDEST_KEPT
+            at_least, at_least_sv = ("at least ", "minst ") if lower_bound else ("", "")
+            j.bad(bucket, sv(f"{bucket}: {at_least}{len(too_old)} version(s) older than {limit} days{cut}, oldest{' listed' if cut else ''} {shown}",
+                             f"{bucket}: {at_least_sv}{len(too_old)} version(er) äldre än {limit} dagar{cut_sv}, de äldsta{' listade' if cut else ''}: {shown_sv}"))
         elif found["truncated"]:
-            j.unreadable(f"every version of bucket {bucket}", "incomplete_evidence", f"{bucket}: the listing stopped after {found['versions']} versions; older ones may exist")
+            j.unreadable(sv(f"every version of bucket {bucket}", f"alla versioner i bucket {bucket}"), "incomplete_evidence",
+                         sv(f"{bucket}: the listing stopped after {found['versions']} versions; older ones may exist",
+                            f"{bucket}: listningen stoppades efter {found['versions']} versioner; äldre kan finnas"))
         elif found["oldest"]:
             oldest = found["oldest"][0]
             j.ok(bucket)
@@ -299,7 +328,8 @@ def s3_backup_oldest_object(facts: Mapping[str, Any], params: Mapping[str, Any],
         else:
             j.ok(bucket)
             j.notes.append(f"{bucket}: empty")
-    return conclude(j, "backup buckets", f"hold versions older than {limit} days", f"hold no version older than {limit} days")
+    return conclude(j, BACKUP_BUCKETS, sv(f"hold versions older than {limit} days", f"har versioner äldre än {limit} dagar"),
+                    sv(f"hold no version older than {limit} days", f"har ingen version äldre än {limit} dagar"))
 
 
 @control(
@@ -323,20 +353,23 @@ def backup_plan_retention(facts: Mapping[str, Any], params: Mapping[str, Any], t
     for plan in j.regional(facts["aws_backup.plans"], "backup:ListBackupPlans/GetBackupPlan"):
         for rule in plan["rules"]:
             where = f"rule:{plan['region']}/{plan['name']}/{rule['name']}"
-            problems = []
+            problems: list[Text] = []
             days = rule["delete_after_days"]
             if days is None:
-                problems.append("recovery points are never deleted (no DeleteAfterDays)")
+                problems.append(sv("recovery points are never deleted (no DeleteAfterDays)", "återställningspunkterna raderas aldrig (ingen DeleteAfterDays)"))
             elif days > limit:
-                problems.append(f"recovery points are deleted after {days} days, more than {limit}")
+                problems.append(sv(f"recovery points are deleted after {days} days, more than {limit}", f"återställningspunkterna raderas efter {days} dagar, mer än {limit}"))
             for copy in rule["copies"]:
                 cdays = copy["delete_after_days"]
                 if cdays is None:
-                    problems.append(f"copies to {copy['destination']} are never deleted")
+                    problems.append(sv(f"copies to {copy['destination']} are never deleted", f"kopiorna till {copy['destination']} raderas aldrig"))
                 elif cdays > limit:
-                    problems.append(f"copies to {copy['destination']} are deleted after {cdays} days, more than {limit}")
-            j.verdict(where, not problems, f"plan {plan['name']} rule {rule['name']} ({plan['region']}): {'; '.join(problems)}")
-    return conclude(j, "backup plan rules", f"keep recovery points beyond {limit} days", f"delete recovery points within {limit} days")
+                    problems.append(sv(f"copies to {copy['destination']} are deleted after {cdays} days, more than {limit}",
+                                       f"kopiorna till {copy['destination']} raderas efter {cdays} dagar, mer än {limit}"))
+            head = sv(f"plan {plan['name']} rule {rule['name']} ({plan['region']})", f"planen {plan['name']}, regel {rule['name']} ({plan['region']})")
+            j.verdict(where, not problems, _joined(head, problems))
+    return conclude(j, sv("backup plan rules", "regler i backupplaner"), sv(f"keep recovery points beyond {limit} days", f"behåller återställningspunkter längre än {limit} dagar"),
+                    sv(f"delete recovery points within {limit} days", f"raderar återställningspunkter inom {limit} dagar"))
 
 
 @control(
@@ -357,30 +390,37 @@ def s3_bookkeeping_retention(facts: Mapping[str, Any], params: Mapping[str, Any]
     need = min_retention_days(years)
     fact = facts["s3.retention_config"]
     if not any(p == "bookkeeping" for p in fact["declared"].values()):
-        return skipped("No bookkeeping bucket is declared here (bookkeeping_buckets, or backups: with purpose: bookkeeping)")
+        return skipped(sv("No bookkeeping bucket is declared here (bookkeeping_buckets, or backups: with purpose: bookkeeping)",
+                          "Ingen bokföringsbucket är angiven här (bookkeeping_buckets, eller backups: med purpose: bookkeeping)"))
     j = Judged()
-    for bucket, config in j.per_bucket(fact, "the lifecycle configuration").items():
+    for bucket, config in j.per_bucket(fact, LIFECYCLE).items():
         if config["purpose"] != "bookkeeping":
             continue
-        problems = []
+        problems: list[Text] = []
         versioned = config["versioning"] in ("Enabled", "Suspended")
         for rule in config["lifecycle"]:
             if not rule["enabled"]:
                 continue
             on = f" (on {rule['scope']})" if rule["scope"] else ""
+            on_sv = f" (på {rule['scope']})" if rule["scope"] else ""
             if rule["expiration_days"] is not None and rule["expiration_days"] < need:
-                problems.append(f"rule {rule['id']}{on} expires objects after {rule['expiration_days']} days")
+                problems.append(sv(f"rule {rule['id']}{on} expires objects after {rule['expiration_days']} days",
+                                   f"regeln {rule['id']}{on_sv} låter objekt gå ut efter {rule['expiration_days']} dagar"))
             if rule["expiration_date"]:
-                problems.append(f"rule {rule['id']}{on} expires objects on {rule['expiration_date']}, whatever their age")
+                problems.append(sv(f"rule {rule['id']}{on} expires objects on {rule['expiration_date']}, whatever their age",
+                                   f"regeln {rule['id']}{on_sv} låter objekt gå ut den {rule['expiration_date']}, oavsett ålder"))
             if versioned and rule["noncurrent_days"] is not None and rule["noncurrent_days"] < need:
-                problems.append(f"rule {rule['id']}{on} removes overwritten or deleted records (noncurrent versions) after {rule['noncurrent_days']} days")
+                problems.append(sv(f"rule {rule['id']}{on} removes overwritten or deleted records (noncurrent versions) after {rule['noncurrent_days']} days",
+                                   f"regeln {rule['id']}{on_sv} tar bort överskrivna eller raderade underlag (äldre versioner) efter {rule['noncurrent_days']} dagar"))
         lock = config["object_lock"]
         if lock and lock["enabled"] and lock["retention_days"] and lock["retention_days"] < need:
-            problems.append(f"Object Lock default retention ({lock['mode']}) is {lock['retention_days']} days")
+            problems.append(sv(f"Object Lock default retention ({lock['mode']}) is {lock['retention_days']} days",
+                               f"standardlagringstiden i Object Lock ({lock['mode']}) är {lock['retention_days']} dagar"))
         if problems:
-            j.bad(bucket, f"{bucket}: {'; '.join(problems)}, less than {years} years ({need} days)")
+            j.bad(bucket, _joined(bucket, problems, sv(f", less than {years} years ({need} days)", f", kortare än {years} år ({need} dagar)")))
         else:
             j.ok(bucket)
             locked = f"Object Lock {lock['mode']} {lock['retention_days']} days" if lock and lock["enabled"] and lock["retention_days"] else "no Object Lock default retention"
             j.notes.append(f"{bucket}: no expiration before {need} days; {locked}")
-    return conclude(j, "bookkeeping buckets", f"let records expire before {years} years", f"keep records at least {years} years")
+    return conclude(j, sv("bookkeeping buckets", "bokföringsbuckets"), sv(f"let records expire before {years} years", f"låter underlag gå ut före {years} år"),
+                    sv(f"keep records at least {years} years", f"behåller underlag i minst {years} år"))

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 from auditor.collect import Context
 from auditor.errors import CollectError
 from auditor.model import Target
-from auditor.registry import Outcome, collector, control, failed, parameter, passed, skipped, unverified
+from auditor.registry import Outcome, Text, collector, control, failed, parameter, passed, skipped, sv, unverified
 
 from checks.location import EU_EEA
 
@@ -89,7 +89,15 @@ def arn_region(arn: str) -> str | None:
 
 
 def region_label(region: str) -> str:
-    return f"{region} ({REGION_COUNTRY.get(region, 'country unknown')})"
+    return region_text(region).en
+
+
+def region_text(region: str) -> Text:
+    """A region as messages show it, with its country: "eu-north-1 (SE)", "ap-nowhere-9 (country unknown)"."""
+    country = REGION_COUNTRY.get(region)
+    if country is None:
+        return sv(f"{region} (country unknown)", f"{region} (okänt land)")
+    return sv(f"{region} ({country})", f"{region} ({country})")
 
 
 def region_allowed(region: str, params: Mapping[str, Any]) -> tuple[bool, str]:
@@ -98,73 +106,101 @@ def region_allowed(region: str, params: Mapping[str, Any]) -> tuple[bool, str]:
     >>> region_allowed("eu-west-2", {"allowed_aws_regions": EU_EEA_REGIONS, "allowed_countries": list(EU_EEA)})
     (False, 'eu-west-2 (GB), not an allowed region')
     """
+    ok, why = region_judged(region, params)
+    return ok, why.en
+
+
+def region_judged(region: str, params: Mapping[str, Any]) -> tuple[bool, Text]:
+    """:func:`region_allowed` in both languages.
+
+    >>> region_judged("eu-west-2", {"allowed_aws_regions": EU_EEA_REGIONS, "allowed_countries": list(EU_EEA)})[1].sv
+    'eu-west-2 (GB), inte en tillåten region'
+    """
     country = REGION_COUNTRY.get(region)
+    label = region_text(region)
     if region not in params["allowed_aws_regions"]:
-        return False, f"{region_label(region)}, not an allowed region"
+        return False, sv(f"{label.en}, not an allowed region", f"{label.sv}, inte en tillåten region")
     if country is not None and country not in params["allowed_countries"]:
-        return False, f"{region_label(region)}, and {country} is not an allowed country"
-    return True, region_label(region)
+        return False, sv(f"{label.en}, and {country} is not an allowed country", f"{label.sv}, och {country} är inte ett tillåtet land")
+    return True, label
 
 
 # -- judging many resources in one finding ------------------------------------------
 
 class Judged:
-    """Per-resource verdicts of one control on one account, and what could not be read."""
+    """Per-resource verdicts of one control on one account, and what could not be read.
+
+    Offender and unreadable-part texts come in both languages (:class:`Text`); the English ones go into the
+    finding's details, the Swedish ones only into its Swedish message.
+    """
 
     def __init__(self) -> None:
         self.resources: dict[str, str] = {}
         self.offenders: list[str] = []
+        self.offenders_sv: list[str] = []
         self.notes: list[str] = []
         self.incomplete: dict[str, dict[str, str]] = {}
+        self.incomplete_sv: dict[str, tuple[str, str]] = {}  # English part -> (Swedish part, Swedish message)
         self.not_audited: dict[str, str] = {}
         self.regions: set[str] = set()
 
     def ok(self, resource: str) -> None:
         self.resources.setdefault(resource, "pass")
 
-    def bad(self, resource: str, why: str) -> None:
+    def bad(self, resource: str, why: Text) -> None:
         if self.resources.get(resource) != "fail":
-            self.offenders.append(why)
+            self.offenders.append(why.en)
+            self.offenders_sv.append(why.sv)
         self.resources[resource] = "fail"
 
-    def verdict(self, resource: str, good: bool, why: str) -> None:
+    def verdict(self, resource: str, good: bool, why: Text) -> None:
         if good:
             self.ok(resource)
         else:
             self.bad(resource, why)
 
-    def unreadable(self, part: str, reason: str, message: str) -> None:
-        self.incomplete[part] = {"reason": reason, "message": message}
+    def unreadable(self, part: Text, reason: str, message: "str | Text") -> None:
+        """``part`` could not be read; ``message`` is ours (a Text) or the transport's (quoted as is in both languages)."""
+        said = message if isinstance(message, Text) else sv(message, message)
+        self.incomplete[part.en] = {"reason": reason, "message": said.en}
+        self.incomplete_sv[part.en] = (part.sv, said.sv)
 
     def regional(self, fact: Mapping[str, Any], what: str) -> list[dict[str, Any]]:
-        """Take in a fact made by AWSConnection.each_region; returns its items."""
+        """Take in a fact made by AWSConnection.each_region (``what``: the API call); returns its items."""
         self.regions.update(fact["regions"])
         for region, why in fact["not_audited"].items():
             self.not_audited.setdefault(region, why)
         for region, err in fact["failed"].items():
-            self.unreadable(f"{what} in {region}", err["reason"], err["message"])
+            self.unreadable(sv(f"{what} in {region}", f"{what} i {region}"), err["reason"], err["message"])
         return list(fact["items"])
 
-    def per_bucket(self, fact: Mapping[str, Any], what: str) -> dict[str, Any]:
-        """Take in a fact made by AWSConnection.each_bucket; returns bucket → value."""
+    def per_bucket(self, fact: Mapping[str, Any], what: Text) -> dict[str, Any]:
+        """Take in a fact made by AWSConnection.each_bucket (``what``: the setting read); returns bucket → value."""
         for bucket, err in fact["failed"].items():
-            self.unreadable(f"{what} of bucket {bucket}", err["reason"], err["message"])
+            self.unreadable(sv(f"{what.en} of bucket {bucket}", f"{what.sv} för bucket {bucket}"), err["reason"], err["message"])
         return dict(fact["buckets"])
 
 
-def _scope(j: Judged) -> str:
-    parts = []
+def _scope(j: Judged) -> Text:
+    en: list[str] = []
+    sv_parts: list[str] = []
     if j.regions:
-        parts.append(f"{len(j.regions)} region(s) audited: {', '.join(sorted(j.regions))}")
+        regions = ", ".join(sorted(j.regions))
+        en.append(f"{len(j.regions)} region(s) audited: {regions}")
+        sv_parts.append(f"{len(j.regions)} region(er) granskade: {regions}")
     if j.not_audited:
-        parts.append(f"not audited: {', '.join(sorted(j.not_audited))}")
-    return f" ({'; '.join(parts)})" if parts else ""
+        skipped_regions = ", ".join(sorted(j.not_audited))
+        en.append(f"not audited: {skipped_regions}")
+        sv_parts.append(f"ej granskade: {skipped_regions}")
+    if not en:
+        return sv("", "")
+    return sv(f" ({'; '.join(en)})", f" ({'; '.join(sv_parts)})")
 
 
-def conclude(j: Judged, noun: str, bad: str, good: str) -> Outcome:
+def conclude(j: Judged, noun: Text, bad: Text, good: Text) -> Outcome:
     """One outcome out of many resources: fail if any fails; error if some part was unreadable; else pass.
 
-    ``noun`` is plural ("buckets"), ``bad``/``good`` complete "N of M buckets ..." / "All M buckets ...".
+    ``noun`` is plural ("buckets"), ``bad``/``good`` complete "N of M buckets ..." / "All M buckets ...", each in both languages.
     """
     total = len(j.resources)
     failing = [r for r, s in j.resources.items() if s == "fail"]
@@ -178,22 +214,30 @@ def conclude(j: Judged, noun: str, bad: str, good: str) -> Outcome:
         details["notes"] = j.notes[:KEPT]
     if failing:
         shown = "; ".join(j.offenders[:SHOWN]) + (f"; … and {len(j.offenders) - SHOWN} more" if len(j.offenders) > SHOWN else "")
+        shown_sv = "; ".join(j.offenders_sv[:SHOWN]) + (f"; … och {len(j.offenders_sv) - SHOWN} till" if len(j.offenders_sv) > SHOWN else "")
         unread = f" ({len(j.incomplete)} part(s) could not be read)" if j.incomplete else ""
-        return failed(f"{len(failing)} of {total} {noun} {bad}: {shown}{unread}", offenders=j.offenders[:KEPT], **details)
+        unread_sv = f" ({len(j.incomplete)} del(ar) kunde inte läsas)" if j.incomplete else ""
+        return failed(sv(f"{len(failing)} of {total} {noun.en} {bad.en}: {shown}{unread}",
+                         f"{len(failing)} av {total} {noun.sv} {bad.sv}: {shown_sv}{unread_sv}"), offenders=j.offenders[:KEPT], **details)
     if j.incomplete:
         first = next(iter(j.incomplete.values()))
+        first_sv = next(iter(j.incomplete_sv.values()))[1]
         parts = ", ".join(list(j.incomplete)[:SHOWN])
-        return unverified(f"Could not read {parts}: {first['message']}", reason=first["reason"], **details)
+        parts_sv = ", ".join(part for part, _ in list(j.incomplete_sv.values())[:SHOWN])
+        return unverified(sv(f"Could not read {parts}: {first['message']}", f"Kunde inte läsa {parts_sv} ({first_sv})"), reason=first["reason"], **details)
+    scope = _scope(j)
     if total == 0:
-        return passed(f"No {noun} found{_scope(j)}", **details)
-    return passed(f"All {total} {noun} {good}{_scope(j)}", **details)
+        return passed(sv(f"No {noun.en} found{scope.en}", f"Inga {noun.sv} hittades{scope.sv}"), **details)
+    return passed(sv(f"All {total} {noun.en} {good.en}{scope.en}", f"Alla {total} {noun.sv} {good.sv}{scope.sv}"), **details)
 
 
 def no_regions(*facts: Mapping[str, Any]) -> Outcome | None:
     """Skipped when no region could be audited at all (every one disabled for the account)."""
     if all(not f["regions"] and not f["failed"] for f in facts):
         not_audited = {r: w for f in facts for r, w in f["not_audited"].items()}
-        return skipped(f"No region was audited: {', '.join(sorted(not_audited)) or 'none declared'} (not enabled for this account)", not_audited=not_audited)
+        listed = ", ".join(sorted(not_audited))
+        return skipped(sv(f"No region was audited: {listed or 'none declared'} (not enabled for this account)",
+                          f"Ingen region granskades: {listed or 'ingen angiven'} (inte aktiverade för det här kontot)"), not_audited=not_audited)
     return None
 
 
@@ -421,11 +465,12 @@ _LOCATION: dict[str, Any] = dict(family="data_location", kinds=("aws",), severit
 )
 def s3_bucket_region_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     j = Judged()
-    for bucket, found in j.per_bucket(facts["s3.bucket_regions"], "the location").items():
-        ok, why = region_allowed(found["region"], params)
-        legacy = f" (GetBucketLocation answered {found['constraint']!r})" if found["constraint"] in (None, "", "EU") else ""
-        j.verdict(bucket, ok, f"{bucket} is in {why}{legacy}")
-    return conclude(j, "buckets", "are outside the allowed regions", "are in allowed regions")
+    for bucket, found in j.per_bucket(facts["s3.bucket_regions"], sv("the location", "platsen")).items():
+        ok, why = region_judged(found["region"], params)
+        legacy = sv(f" (GetBucketLocation answered {found['constraint']!r})", f" (GetBucketLocation svarade {found['constraint']!r})") \
+            if found["constraint"] in (None, "", "EU") else sv("", "")
+        j.verdict(bucket, ok, sv(f"{bucket} is in {why.en}{legacy.en}", f"{bucket} ligger i {why.sv}{legacy.sv}"))
+    return conclude(j, sv("buckets", "buckets"), sv("are outside the allowed regions", "ligger utanför de tillåtna regionerna"), sv("are in allowed regions", "ligger i tillåtna regioner"))
 
 
 @control(
@@ -441,18 +486,20 @@ def s3_bucket_region_allowed(facts: Mapping[str, Any], params: Mapping[str, Any]
 )
 def s3_replication_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], target: Target) -> Outcome:
     j = Judged()
-    for bucket, config in j.per_bucket(facts["s3.replication"], "the replication configuration").items():
+    for bucket, config in j.per_bucket(facts["s3.replication"], sv("the replication configuration", "replikeringsinställningen")).items():
         for rule in config["rules"]:
             resource = f"{bucket} -> {rule['destination']} ({rule['id']})"
             if rule["status"] != "Enabled":
                 j.notes.append(f"{resource}: rule is {rule['status']}, not judged")
                 continue
             if "error" in rule:
-                j.unreadable(f"the region of destination bucket {rule['destination']}", rule["error"]["reason"], rule["error"]["message"])
+                j.unreadable(sv(f"the region of destination bucket {rule['destination']}", f"regionen för målbucketen {rule['destination']}"),
+                             rule["error"]["reason"], rule["error"]["message"])
                 continue
-            ok, why = region_allowed(rule["region"], params)
-            j.verdict(resource, ok, f"{bucket} replicates to {rule['destination']} in {why}")
-    return conclude(j, "enabled replication rules", "copy data outside the allowed regions", "copy data to allowed regions")
+            ok, why = region_judged(rule["region"], params)
+            j.verdict(resource, ok, sv(f"{bucket} replicates to {rule['destination']} in {why.en}", f"{bucket} replikerar till {rule['destination']} i {why.sv}"))
+    return conclude(j, sv("enabled replication rules", "aktiva replikeringsregler"), sv("copy data outside the allowed regions", "kopierar data utanför de tillåtna regionerna"),
+                    sv("copy data to allowed regions", "kopierar data till tillåtna regioner"))
 
 
 @control(
@@ -471,11 +518,13 @@ def ec2_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], ta
     if (none := no_regions(facts["ec2.instances"], facts["ec2.volumes"], facts["ec2.snapshots"])) is not None:
         return none
     j = Judged()
-    for noun, fact, what in (("instance", "ec2.instances", "ec2:DescribeInstances"), ("volume", "ec2.volumes", "ec2:DescribeVolumes"), ("snapshot", "ec2.snapshots", "ec2:DescribeSnapshots")):
+    kinds = ((sv("instance", "instansen"), "ec2.instances", "ec2:DescribeInstances"), (sv("volume", "volymen"), "ec2.volumes", "ec2:DescribeVolumes"),
+             (sv("snapshot", "ögonblicksbilden"), "ec2.snapshots", "ec2:DescribeSnapshots"))
+    for noun, fact, what in kinds:
         for item in j.regional(facts[fact], what):
-            ok, why = region_allowed(item["region"], params)
-            j.verdict(f"{noun}:{item['region']}/{item['id']}", ok, f"{noun} {named(item)} is in {why}")
-    return conclude(j, "instances, volumes and snapshots", "are outside the allowed regions", "are in allowed regions")
+            ok, why = region_judged(item["region"], params)
+            j.verdict(f"{noun.en}:{item['region']}/{item['id']}", ok, sv(f"{noun.en} {named(item)} is in {why.en}", f"{noun.sv} {named(item)} ligger i {why.sv}"))
+    return conclude(j, sv("instances, volumes and snapshots", "instanser, volymer och ögonblicksbilder"), sv("are outside the allowed regions", "ligger utanför de tillåtna regionerna"), sv("are in allowed regions", "ligger i tillåtna regioner"))
 
 
 @control(
@@ -495,21 +544,36 @@ def rds_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any], ta
         return none
     j = Judged()
     for item in j.regional(facts["rds.instances"], "rds:DescribeDBInstances"):
-        ok, why = region_allowed(item["region"], params)
-        j.verdict(f"db:{item['region']}/{item['id']}", ok, f"database {named(item)} is in {why}")
+        ok, why = region_judged(item["region"], params)
+        j.verdict(f"db:{item['region']}/{item['id']}", ok, sv(f"database {named(item)} is in {why.en}", f"databasen {named(item)} ligger i {why.sv}"))
         for arn in item["backup_replications"]:
             dest = arn_region(arn or "")
-            ok, why = region_allowed(dest or "unknown", params)
-            j.verdict(f"backup-replication:{item['region']}/{item['id']} -> {dest}", ok, f"database {named(item)} replicates its automated backups to {why}")
+            ok, why = region_judged(dest or "unknown", params)
+            j.verdict(f"backup-replication:{item['region']}/{item['id']} -> {dest}", ok,
+                      sv(f"database {named(item)} replicates its automated backups to {why.en}", f"databasen {named(item)} replikerar sina automatiska säkerhetskopior till {why.sv}"))
     for item in j.regional(facts["rds.snapshots"], "rds:DescribeDBSnapshots"):
-        ok, why = region_allowed(item["region"], params)
-        copied = f", copied from {item['source_region']}" if item.get("source_region") else ""
-        j.verdict(f"db-snapshot:{item['region']}/{item['id']}", ok, f"{item['type'] or ''} snapshot {named(item)}{' of database ' + item['instance'] if item.get('instance') else ''} is in {why}{copied}".strip())
+        ok, why = region_judged(item["region"], params)
+        j.verdict(f"db-snapshot:{item['region']}/{item['id']}", ok, _rds_snapshot_text(item, why))
     for item in j.regional(facts["rds.automated_backups"], "rds:DescribeDBInstanceAutomatedBackups"):
-        ok, why = region_allowed(item["region"], params)
-        origin = f" (database in {item['source_region']})" if item.get("source_region") and item["source_region"] != item["region"] else ""
-        j.verdict(f"automated-backups:{item['region']}/{item['id']}", ok, f"automated backups of {item['instance']} are in {why}{origin}")
-    return conclude(j, "databases, snapshots and automated backups", "are outside the allowed regions", "are in allowed regions")
+        ok, why = region_judged(item["region"], params)
+        moved = item.get("source_region") and item["source_region"] != item["region"]
+        origin = sv(f" (database in {item['source_region']})", f" (databasen finns i {item['source_region']})") if moved else sv("", "")
+        j.verdict(f"automated-backups:{item['region']}/{item['id']}", ok,
+                  sv(f"automated backups of {item['instance']} are in {why.en}{origin.en}", f"automatiska säkerhetskopior av {item['instance']} ligger i {why.sv}{origin.sv}"))
+    return conclude(j, sv("databases, snapshots and automated backups", "databaser, ögonblicksbilder och automatiska säkerhetskopior"), sv("are outside the allowed regions", "ligger utanför de tillåtna regionerna"), sv("are in allowed regions", "ligger i tillåtna regioner"))
+
+
+_SNAPSHOT_TYPES_SV = {"manual": "manuella ", "automated": "automatiska ", "shared": "delade ", "public": "publika "}
+
+
+def _rds_snapshot_text(item: Mapping[str, Any], why: Text) -> Text:
+    """"manual snapshot x of database y is in ..., copied from ...", in both languages."""
+    kind = item["type"] or ""
+    kind_sv = _SNAPSHOT_TYPES_SV.get(kind, f"{kind}-" if kind else "")
+    of = sv(f" of database {item['instance']}", f" av databasen {item['instance']}") if item.get("instance") else sv("", "")
+    copied = sv(f", copied from {item['source_region']}", f", kopierad från {item['source_region']}") if item.get("source_region") else sv("", "")
+    return sv(f"{kind} snapshot {named(item)}{of.en} is in {why.en}{copied.en}".strip(),
+              f"{'den ' + kind_sv if kind_sv else ''}ögonblicksbilden {named(item)}{of.sv} ligger i {why.sv}{copied.sv}")
 
 
 @control(
@@ -529,12 +593,13 @@ def backup_location_allowed(facts: Mapping[str, Any], params: Mapping[str, Any],
         return none
     j = Judged()
     for vault in j.regional(facts["aws_backup.vaults"], "backup:ListBackupVaults"):
-        ok, why = region_allowed(vault["region"], params)
-        j.verdict(f"vault:{vault['region']}/{vault['name']}", ok, f"backup vault {vault['name']} is in {why}")
+        ok, why = region_judged(vault["region"], params)
+        j.verdict(f"vault:{vault['region']}/{vault['name']}", ok, sv(f"backup vault {vault['name']} is in {why.en}", f"backupvalvet {vault['name']} ligger i {why.sv}"))
     for plan in j.regional(facts["aws_backup.plans"], "backup:ListBackupPlans/GetBackupPlan"):
         for rule in plan["rules"]:
             for copy in rule["copies"]:
-                ok, why = region_allowed(copy["region"] or "unknown", params)
+                ok, why = region_judged(copy["region"] or "unknown", params)
                 j.verdict(f"copy:{plan['region']}/{plan['name']}/{rule['name']} -> {copy['region']}/{_vault_name(copy['destination'])}", ok,
-                          f"plan {plan['name']} rule {rule['name']} copies recovery points to {why}")
-    return conclude(j, "vaults and copy actions", "are outside the allowed regions", "are in allowed regions")
+                          sv(f"plan {plan['name']} rule {rule['name']} copies recovery points to {why.en}",
+                             f"planen {plan['name']}, regel {rule['name']}, kopierar återställningspunkter till {why.sv}"))
+    return conclude(j, sv("vaults and copy actions", "valv och kopieringsåtgärder"), sv("are outside the allowed regions", "ligger utanför de tillåtna regionerna"), sv("are in allowed regions", "ligger i tillåtna regioner"))

@@ -54,11 +54,19 @@ def _judge(runner: Runner, registry: Registry, cid: str, target: Target, values:
     return runner.evaluate(registry.controls[cid], target, {name: _fact(target, name, v) for name, v in values.items()})
 
 
+def _unquoted(text: str) -> str:
+    """The text without what it quotes verbatim: `code` and parenthesised parts, nested ones included ("(x (y) z)")."""
+    text = re.sub(r"`[^`]*`", "", text)
+    while (inner := re.sub(r"\([^()]*\)", "", text)) != text:
+        text = inner
+    return text
+
+
 def assert_translated(f: Finding) -> None:
     assert f.message_sv, (f.control, f.message)
     assert f.message_sv != f.message, (f.control, f.message)
     assert re.findall(r"\d+", f.message_sv) == re.findall(r"\d+", f.message), (f.control, f.message, f.message_sv)
-    leaked = ENGLISH_WORDS.findall(re.sub(r"\([^)]*\)|`[^`]*`", "", f.message_sv))
+    leaked = ENGLISH_WORDS.findall(_unquoted(f.message_sv))
     assert not leaked, (f.control, f.message_sv, leaked)
 
 

@@ -1,5 +1,5 @@
 """Swedish finding messages for the service controls: TLS (web, mail, databases), PostgreSQL, MySQL/MariaDB,
-application passwords (and AWS, listed in UNTRANSLATED_MODULES until done).
+application passwords, AWS (location, backup retention, access).
 
 Each case constructs the facts that reach one branch of a control (pass, each fail variant, skipped,
 unverified) and asserts the finding carries a Swedish message that is a translation (tests/test_messages_sv.py:
@@ -9,6 +9,7 @@ without a case fails.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -16,11 +17,12 @@ import pytest
 from auditor.model import Target
 from auditor.registry import Registry
 from auditor.runner import Runner
-from test_messages_sv import _judge, assert_translated, registry, runner  # noqa: F401 - fixtures
+from checks.aws_location import region_allowed, region_judged
+from test_messages_sv import ENGLISH_WORDS, _judge, _unquoted, assert_translated, registry, runner  # noqa: F401 - fixtures
 
 MODULES = ("checks.tls", "checks.tls_web", "checks.tls_mail", "checks.tls_db", "checks.db_mysql", "checks.db_postgres", "checks.db_app_passwords",
            "checks.aws_location", "checks.aws_backup", "checks.aws_access")
-UNTRANSLATED_MODULES = {"checks.aws_location", "checks.aws_backup", "checks.aws_access"}
+UNTRANSLATED_MODULES: set[str] = set()
 
 WEB = Target("web:shop", "web", "shop", "shop.example.se")
 MAIL = Target("mail:mx", "mail", "mx", "mx.example.se")
@@ -256,7 +258,217 @@ APP_CASES: list[tuple[str, Target, dict[str, Any], str]] = [
     ("PWHASH-DB-APP-PASSWORDS", DB, {"db.password_columns": [{"column": "shop.x.pw", "status": "error", "reason": "permission_denied", "message": "permission denied for table x"}]}, "error"),
 ]
 
-CASES = TLS_CASES + PG_CASES + MYSQL_CASES + APP_CASES
+# -- AWS ----------------------------------------------------------------------------------
+
+AWS = Target("aws:prod", "aws", "prod")
+REFUSED = {"reason": "permission_denied", "message": "ec2:DescribeVolumes in us-west-2 was refused: UnauthorizedOperation: denied; the audit role needs IAM action ec2:DescribeVolumes"}
+THROTTLED = {"reason": "command_failed", "message": "ec2:DescribeVolumes in us-west-2 was throttled (RequestLimitExceeded) and still failed after 3 attempt(s)"}
+NO_BUCKET = {"reason": "permission_denied", "message": "s3:GetBucketLocation in eu-north-1 (Bucket logs) was refused: AccessDenied: denied; the audit role needs IAM action s3:GetBucketLocation"}
+OFF_REGIONS = {"eu-south-2": "not enabled for this account (OptInStatus not-opted-in)"}
+
+
+def _regional(*items: dict[str, Any], regions: tuple[str, ...] = ("eu-north-1", "us-west-2"), failed: dict[str, Any] | None = None,
+              not_audited: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"regions": list(regions), "not_audited": dict(not_audited or {}), "failed": dict(failed or {}), "items": list(items)}
+
+
+NONE_AUDITED = _regional(regions=(), not_audited=OFF_REGIONS)
+
+
+def _buckets(values: dict[str, Any], failed: dict[str, Any] | None = None, declared: dict[str, str] | None = None) -> dict[str, Any]:
+    fact: dict[str, Any] = {"buckets": values, "failed": dict(failed or {})}
+    if declared is not None:
+        fact["declared"] = declared
+    return fact
+
+
+def _ec2(instances: list[dict[str, Any]] = [], volumes: list[dict[str, Any]] = [], snapshots: list[dict[str, Any]] = [], **rec: Any) -> dict[str, Any]:  # noqa: B006
+    return {"ec2.instances": _regional(*instances, **rec), "ec2.volumes": _regional(*volumes, **rec), "ec2.snapshots": _regional(*snapshots, **rec)}
+
+
+def _db(name: str, region: str, replications: tuple[str, ...] = (), public: bool = False, encrypted: bool = True) -> dict[str, Any]:
+    return {"id": name, "arn": f"arn:aws:rds:{region}:123456789012:db:{name}", "engine": "postgres", "public": public, "encrypted": encrypted,
+            "backup_replications": list(replications), "read_replica_of": None, "name": None, "region": region}
+
+
+def _rds(instances: list[dict[str, Any]] = [], snapshots: list[dict[str, Any]] = [], backups: list[dict[str, Any]] = [], **rec: Any) -> dict[str, Any]:  # noqa: B006
+    return {"rds.instances": _regional(*instances, **rec), "rds.snapshots": _regional(*snapshots, **rec), "rds.automated_backups": _regional(*backups, **rec)}
+
+
+def _snapshot(name: str, region: str, kind: str | None = "manual", source: str | None = None) -> dict[str, Any]:
+    return {"id": name, "instance": "orders", "type": kind, "source_region": source, "encrypted": True, "name": None, "region": region}
+
+
+def _plan(region: str, *rules: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "p1", "name": "nightly", "region": region, "rules": list(rules)}
+
+
+def _plan_rule(days: int | None, *copies: tuple[str, int | None]) -> dict[str, Any]:
+    return {"name": "daily", "vault": "main", "delete_after_days": days,
+            "copies": [{"destination": f"arn:aws:backup:{r}:123456789012:backup-vault:dr", "region": r, "delete_after_days": d} for r, d in copies]}
+
+
+def _vaults(*vaults: tuple[str, str], **rec: Any) -> dict[str, Any]:
+    return _regional(*({"name": n, "arn": None, "recovery_points": 3, "locked": False, "region": r} for n, r in vaults), **rec)
+
+
+def _lc(rid: str = "r", scope: str | None = None, days: int | None = None, date: str | None = None, noncurrent: int | None = None, enabled: bool = True) -> dict[str, Any]:
+    return {"id": rid, "enabled": enabled, "scope": scope, "expiration_days": days, "expiration_date": date, "noncurrent_days": noncurrent, "newer_noncurrent_versions": None}
+
+
+def _retention(purpose: str, rules: list[dict[str, Any]], versioning: str | None = None, lock: dict[str, Any] | None = None, configured: bool | None = None,
+               failed: dict[str, Any] | None = None) -> dict[str, Any]:
+    cfg = {"purpose": purpose, "versioning": versioning, "lifecycle": rules, "lifecycle_configured": bool(rules) if configured is None else configured, "object_lock": lock}
+    return {"s3.retention_config": _buckets({"vault-b": cfg}, failed=failed, declared={"vault-b": purpose, **{b: purpose for b in failed or {}}})}
+
+
+def _lock(mode: str, days: int) -> dict[str, Any]:
+    return {"enabled": True, "mode": mode, "days": days, "years": None, "retention_days": days}
+
+
+def _versions(*oldest: tuple[str, float, bool], count: int = 40, truncated: bool = False) -> dict[str, Any]:
+    listed = [{"key": k, "version_id": "v1", "is_latest": latest, "last_modified": "2025-01-01T00:00:00Z", "age_days": age} for k, age, latest in oldest]
+    return {"s3.object_versions": _buckets({"vault-b": {"now": 0, "versions": count, "delete_markers": 0, "truncated": truncated, "oldest": listed}}, declared={"vault-b": "backup"})}
+
+
+PAB = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def _pab(account: tuple[str, ...], bucket: tuple[str, ...], failed: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"s3.account_public_access_block": {"account": "123456789012", "configured": bool(account), "settings": {k: k in account for k in PAB}},
+            "s3.public_access_block": _buckets({"web-assets": {"configured": bool(bucket), "settings": {k: k in bucket for k in PAB}}}, failed=failed)}
+
+
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+
+
+def _acl(*grants: tuple[str, str]) -> dict[str, Any]:
+    return {"s3.bucket_acls": _buckets({"web-assets": {"grants": [{"type": "Group", "uri": u, "id": None, "permission": p} for u, p in grants]}})}
+
+
+def _policy(policy: str | None) -> dict[str, Any]:
+    return {"s3.bucket_policies": _buckets({"web-assets": {"policy": policy}, "logs": {"policy": None}})}
+
+
+OPEN_POLICY = '{"Statement": [{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]}'
+
+
+def _sg(*ingress: dict[str, Any], **rec: Any) -> dict[str, Any]:
+    group = {"id": "sg-0a1", "group_name": "bastion", "name": None, "vpc": "vpc-1", "region": "eu-north-1", "ingress": list(ingress)}
+    return {"ec2.security_groups": _regional(group, **rec)}
+
+
+def _perm(protocol: str, low: int | None, high: int | None, *cidrs: str) -> dict[str, Any]:
+    return {"protocol": protocol, "from": low, "to": high, "cidrs": list(cidrs), "prefix_lists": [], "groups": []}
+
+
+def _volumes(*vols: tuple[str, bool, list[str]], **rec: Any) -> dict[str, Any]:
+    return {"ec2.volumes": _regional(*({"id": v, "encrypted": e, "kms_key": None, "state": "in-use", "attached_to": a, "name": None, "region": "eu-north-1"}
+                                       for v, e, a in vols), **rec)}
+
+
+def _encryption(**algorithms: list[str]) -> dict[str, Any]:
+    return {"s3.bucket_encryption": _buckets({b.replace("_", "-"): {"configured": bool(a), "algorithms": a} for b, a in algorithms.items()})}
+
+
+INSTANCE = {"id": "i-0a74", "state": "running", "zone": "eu-north-1a", "name": "web-1", "region": "eu-north-1"}
+VOLUME = {"id": "vol-1", "encrypted": True, "kms_key": None, "state": "in-use", "attached_to": ["i-0a74"], "name": None, "region": "eu-north-1"}
+SNAPSHOT = {"id": "snap-1", "volume": "vol-1", "encrypted": True, "description": "", "name": None, "region": "eu-north-1"}
+
+AWS_CASES: list[tuple[str, Target, dict[str, Any], str]] = [
+    # location
+    ("DATA-AWS-S3-BUCKET-REGION", AWS, {"s3.bucket_regions": _buckets({"shop-data": {"constraint": "eu-north-1", "region": "eu-north-1"}})}, "pass"),
+    ("DATA-AWS-S3-BUCKET-REGION", AWS, {"s3.bucket_regions": _buckets({})}, "pass"),
+    ("DATA-AWS-S3-BUCKET-REGION", AWS, {"s3.bucket_regions": _buckets({"old": {"constraint": None, "region": "us-east-1"}, "ie": {"constraint": "EU", "region": "eu-west-1"},
+                                                                       "uk": {"constraint": "eu-west-2", "region": "eu-west-2"}}, failed={"logs": NO_BUCKET})}, "fail"),
+    ("DATA-AWS-S3-BUCKET-REGION", AWS, {"s3.bucket_regions": _buckets({"shop-data": {"constraint": "ap-nowhere-9", "region": "ap-nowhere-9"},
+                                                                       **{f"b{i}": {"constraint": "us-west-2", "region": "us-west-2"} for i in range(22)}})}, "fail"),
+    ("DATA-AWS-S3-BUCKET-REGION", AWS, {"s3.bucket_regions": _buckets({}, failed={"logs": NO_BUCKET})}, "error"),
+    ("DATA-AWS-S3-REPLICATION", AWS, {"s3.replication": _buckets({"src": {"configured": True, "rules": [
+        {"id": "r1", "status": "Enabled", "destination": "dr", "account": None, "region": "eu-west-1"},
+        {"id": "r2", "status": "Disabled", "destination": "x", "account": None}]}})}, "pass"),
+    ("DATA-AWS-S3-REPLICATION", AWS, {"s3.replication": _buckets({"src": {"configured": False, "rules": []}})}, "pass"),
+    ("DATA-AWS-S3-REPLICATION", AWS, {"s3.replication": _buckets({"src": {"configured": True, "rules": [
+        {"id": "r1", "status": "Enabled", "destination": "dr-us", "account": None, "region": "us-east-1"}]}})}, "fail"),
+    ("DATA-AWS-S3-REPLICATION", AWS, {"s3.replication": _buckets({"src": {"configured": True, "rules": [
+        {"id": "r1", "status": "Enabled", "destination": "dr", "account": None, "error": {**NO_BUCKET, "message": NO_BUCKET["message"].replace("logs", "dr")}}]}})}, "error"),
+    ("DATA-AWS-EC2-LOCATION", AWS, _ec2([INSTANCE], [VOLUME], [SNAPSHOT], regions=("eu-north-1",), not_audited=OFF_REGIONS), "pass"),
+    ("DATA-AWS-EC2-LOCATION", AWS, _ec2(regions=("eu-north-1",)), "pass"),
+    ("DATA-AWS-EC2-LOCATION", AWS, _ec2([INSTANCE, {**INSTANCE, "id": "i-9", "region": "us-west-2"}], [{**VOLUME, "region": "us-west-2"}], [{**SNAPSHOT, "region": "eu-west-2"}]), "fail"),
+    ("DATA-AWS-EC2-LOCATION", AWS, {"ec2.instances": NONE_AUDITED, "ec2.volumes": NONE_AUDITED, "ec2.snapshots": NONE_AUDITED}, "skipped"),
+    ("DATA-AWS-EC2-LOCATION", AWS, {"ec2.instances": NONE_AUDITED, "ec2.volumes": _regional(regions=(), failed={"us-west-2": THROTTLED}), "ec2.snapshots": NONE_AUDITED}, "error"),
+    ("DATA-AWS-EC2-LOCATION", AWS, _ec2([INSTANCE], regions=("eu-north-1",), failed={"us-west-2": REFUSED}), "error"),
+    ("DATA-AWS-RDS-LOCATION", AWS, _rds([_db("orders", "eu-north-1", ("arn:aws:rds:eu-west-1:123456789012:auto-backup:ab-1",))], [_snapshot("orders-1", "eu-north-1")],
+                                        [{"id": "ab-1", "instance": "orders", "source_region": "eu-north-1", "status": "replicating", "encrypted": True, "region": "eu-west-1"}]), "pass"),
+    ("DATA-AWS-RDS-LOCATION", AWS, _rds([_db("orders", "eu-north-1", ("arn:aws:rds:us-west-2:123456789012:auto-backup:ab-7",)), _db("crm", "us-east-1")],
+                                        [_snapshot("orders-copy", "us-west-2", source="eu-north-1"), _snapshot("auto-1", "us-east-1", "automated"),
+                                         _snapshot("bk-1", "us-east-1", "awsbackup"), {**_snapshot("x-1", "us-east-1", None), "instance": None}],
+                                        [{"id": "ab-7", "instance": "orders", "source_region": "eu-north-1", "status": "replicating", "encrypted": True, "region": "us-west-2"}]), "fail"),
+    ("DATA-AWS-RDS-LOCATION", AWS, {"rds.instances": NONE_AUDITED, "rds.snapshots": NONE_AUDITED, "rds.automated_backups": NONE_AUDITED}, "skipped"),
+    ("DATA-AWS-RDS-LOCATION", AWS, _rds(regions=("eu-north-1",), failed={"us-west-2": REFUSED}), "error"),
+    ("DATA-AWS-BACKUP-LOCATION", AWS, {"aws_backup.vaults": _vaults(("main", "eu-north-1")), "aws_backup.plans": _regional(_plan("eu-north-1", _plan_rule(30, ("eu-west-1", 30))))}, "pass"),
+    ("DATA-AWS-BACKUP-LOCATION", AWS, {"aws_backup.vaults": _vaults(("main", "eu-north-1"), ("us-copy", "us-east-1")),
+                                       "aws_backup.plans": _regional(_plan("eu-north-1", _plan_rule(30, ("us-west-2", 30))))}, "fail"),
+    ("DATA-AWS-BACKUP-LOCATION", AWS, {"aws_backup.vaults": NONE_AUDITED, "aws_backup.plans": NONE_AUDITED}, "skipped"),
+    ("DATA-AWS-BACKUP-LOCATION", AWS, {"aws_backup.vaults": _vaults(failed={"us-west-2": REFUSED}), "aws_backup.plans": _regional()}, "error"),
+    # retention
+    ("BACKUP-AWS-S3-LIFECYCLE", AWS, _retention("backup", [_lc(days=30)]), "pass"),
+    ("BACKUP-AWS-S3-LIFECYCLE", AWS, _retention("backup", [_lc(days=20, noncurrent=10)], versioning="Enabled"), "pass"),
+    ("BACKUP-AWS-S3-LIFECYCLE", AWS, _retention("backup", []), "fail"),
+    ("BACKUP-AWS-S3-LIFECYCLE", AWS, _retention("backup", [_lc("tmp", scope="prefix 'tmp/'", days=1), _lc("end", date="2027-01-01T00:00:00Z"), _lc("off", days=30, enabled=False)],
+                                                versioning="Suspended"), "fail"),
+    ("BACKUP-AWS-S3-LIFECYCLE", AWS, _retention("backup", [_lc(days=40)]), "fail"),
+    ("BACKUP-AWS-S3-LIFECYCLE", AWS, _retention("backup", [_lc(days=30, noncurrent=10)], versioning="Enabled", lock=_lock("COMPLIANCE", 90)), "fail"),
+    ("BACKUP-AWS-S3-LIFECYCLE", AWS, _retention("bookkeeping", []), "skipped"),
+    ("BACKUP-AWS-S3-LIFECYCLE", AWS, _retention("backup", [_lc(days=30)], failed={"logs": NO_BUCKET}), "error"),
+    ("BACKUP-AWS-S3-OLDEST-OBJECT", AWS, _versions(("db.sql", 3.5, True)), "pass"),
+    ("BACKUP-AWS-S3-OLDEST-OBJECT", AWS, _versions(), "pass"),
+    ("BACKUP-AWS-S3-OLDEST-OBJECT", AWS, _versions(("db.sql", 400.5, False), ("db2.sql", 90.0, True)), "fail"),
+    ("BACKUP-AWS-S3-OLDEST-OBJECT", AWS, _versions(("db.sql", 90.0, True), count=100000, truncated=True), "fail"),
+    ("BACKUP-AWS-S3-OLDEST-OBJECT", AWS, _versions(("db.sql", 3.0, True), count=100000, truncated=True), "error"),
+    ("BACKUP-AWS-PLAN-RETENTION", AWS, {"aws_backup.plans": _regional(_plan("eu-north-1", _plan_rule(30, ("eu-west-1", 30))))}, "pass"),
+    ("BACKUP-AWS-PLAN-RETENTION", AWS, {"aws_backup.plans": _regional(regions=("eu-north-1",))}, "pass"),
+    ("BACKUP-AWS-PLAN-RETENTION", AWS, {"aws_backup.plans": _regional(_plan("eu-north-1", _plan_rule(None, ("eu-west-1", None)), {**_plan_rule(90, ("eu-west-1", 60)), "name": "weekly"}))}, "fail"),
+    ("BACKUP-AWS-PLAN-RETENTION", AWS, {"aws_backup.plans": NONE_AUDITED}, "skipped"),
+    ("BACKUP-AWS-PLAN-RETENTION", AWS, {"aws_backup.plans": _regional(failed={"us-west-2": REFUSED})}, "error"),
+    ("BACKUP-AWS-BOOKKEEPING-RETENTION", AWS, _retention("bookkeeping", []), "pass"),
+    ("BACKUP-AWS-BOOKKEEPING-RETENTION", AWS, _retention("bookkeeping", [_lc(days=2557)], lock=_lock("COMPLIANCE", 2557)), "pass"),
+    ("BACKUP-AWS-BOOKKEEPING-RETENTION", AWS, _retention("bookkeeping", [_lc("tmp", scope="prefix 'tmp/'", days=30), _lc("end", date="2030-01-01T00:00:00Z"), _lc("nc", noncurrent=90)],
+                                                         versioning="Enabled", lock=_lock("GOVERNANCE", 1827)), "fail"),
+    ("BACKUP-AWS-BOOKKEEPING-RETENTION", AWS, _retention("backup", []), "skipped"),
+    ("BACKUP-AWS-BOOKKEEPING-RETENTION", AWS, _retention("bookkeeping", [], failed={"logs": NO_BUCKET}), "error"),
+    # access
+    ("ACCESS-AWS-S3-PUBLIC-ACCESS-BLOCK", AWS, _pab(PAB, ()), "pass"),
+    ("ACCESS-AWS-S3-PUBLIC-ACCESS-BLOCK", AWS, _pab((), PAB[:3]), "fail"),
+    ("ACCESS-AWS-S3-PUBLIC-ACCESS-BLOCK", AWS, _pab((), ()), "fail"),
+    ("ACCESS-AWS-S3-PUBLIC-ACCESS-BLOCK", AWS, _pab(PAB, PAB, failed={"logs": NO_BUCKET}), "error"),
+    ("ACCESS-AWS-S3-PUBLIC-ACL", AWS, _acl(), "pass"),
+    ("ACCESS-AWS-S3-PUBLIC-ACL", AWS, _acl((ALL_USERS, "READ"), (AUTHENTICATED, "WRITE")), "fail"),
+    ("ACCESS-AWS-S3-PUBLIC-POLICY", AWS, _policy(None), "pass"),
+    ("ACCESS-AWS-S3-PUBLIC-POLICY", AWS, _policy(OPEN_POLICY), "fail"),
+    ("ACCESS-AWS-S3-PUBLIC-POLICY", AWS, _policy("{not json"), "error"),
+    ("ACCESS-AWS-SG-OPEN-ADMIN-PORTS", AWS, _sg(_perm("tcp", 22, 22, "10.0.0.0/8"), _perm("tcp", 443, 443, "0.0.0.0/0")), "pass"),
+    ("ACCESS-AWS-SG-OPEN-ADMIN-PORTS", AWS, _sg(_perm("-1", None, None, "0.0.0.0/0"), _perm("tcp", 22, 22, "::/0"), _perm("tcp", 5432, 5432, "::/0")), "fail"),
+    ("ACCESS-AWS-SG-OPEN-ADMIN-PORTS", AWS, {"ec2.security_groups": NONE_AUDITED}, "skipped"),
+    ("ACCESS-AWS-SG-OPEN-ADMIN-PORTS", AWS, {"ec2.security_groups": _regional(failed={"us-west-2": REFUSED})}, "error"),
+    ("ACCESS-AWS-RDS-PUBLIC", AWS, {"rds.instances": _regional(_db("orders", "eu-north-1"))}, "pass"),
+    ("ACCESS-AWS-RDS-PUBLIC", AWS, {"rds.instances": _regional(_db("orders", "eu-north-1", public=True))}, "fail"),
+    ("ACCESS-AWS-RDS-PUBLIC", AWS, {"rds.instances": NONE_AUDITED}, "skipped"),
+    ("ACCESS-AWS-RDS-PUBLIC", AWS, {"rds.instances": _regional(failed={"us-west-2": THROTTLED})}, "error"),
+    ("ACCESS-AWS-S3-ENCRYPTION", AWS, _encryption(web_assets=["AES256"]), "pass"),
+    ("ACCESS-AWS-S3-ENCRYPTION", AWS, _encryption(web_assets=["aws:kms"], logs=[]), "fail"),
+    ("ACCESS-AWS-EBS-ENCRYPTION", AWS, _volumes(("vol-1", True, ["i-0a74"])), "pass"),
+    ("ACCESS-AWS-EBS-ENCRYPTION", AWS, _volumes(("vol-1", True, []), ("vol-2", False, ["i-0a74"]), ("vol-3", False, [])), "fail"),
+    ("ACCESS-AWS-EBS-ENCRYPTION", AWS, _volumes(("vol-2", False, []), failed={"us-west-2": THROTTLED}), "fail"),
+    ("ACCESS-AWS-EBS-ENCRYPTION", AWS, {"ec2.volumes": NONE_AUDITED}, "skipped"),
+    ("ACCESS-AWS-EBS-ENCRYPTION", AWS, _volumes(("vol-1", True, []), failed={"us-west-2": THROTTLED}), "error"),
+    ("ACCESS-AWS-RDS-ENCRYPTION", AWS, {"rds.instances": _regional(_db("orders", "eu-north-1"))}, "pass"),
+    ("ACCESS-AWS-RDS-ENCRYPTION", AWS, {"rds.instances": _regional(_db("orders", "eu-north-1", encrypted=False), _db("crm", "us-west-2", encrypted=False))}, "fail"),
+    ("ACCESS-AWS-RDS-ENCRYPTION", AWS, {"rds.instances": NONE_AUDITED}, "skipped"),
+]
+
+CASES = TLS_CASES + PG_CASES + MYSQL_CASES + APP_CASES + AWS_CASES
 
 
 @pytest.mark.parametrize("cid, target, values, expected", CASES, ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)])
@@ -273,3 +485,17 @@ def test_every_control_of_the_service_modules_has_a_case_with_a_failing_branch(r
     assert defined == covered, (sorted(defined - covered), sorted(covered - defined))
     assert all(any(c == cid and e == "fail" for c, _, _, e in CASES) for cid in defined)
     assert {c.module for c in registry.controls.values() if c.module in MODULES} == set(MODULES)
+
+
+@pytest.mark.parametrize("region, allowed, countries", [
+    ("eu-north-1", ["eu-north-1"], ["SE"]),
+    ("us-east-1", ["eu-north-1"], ["SE"]),
+    ("eu-west-2", ["eu-north-1", "eu-west-2"], ["SE"]),
+    ("ap-nowhere-9", ["ap-nowhere-9"], ["SE"]),
+])
+def test_aws_regions_are_described_in_both_languages(region: str, allowed: list[str], countries: list[str]) -> None:
+    """Every branch of region_judged (the policy's own lists, not only baseline-eu's) gives a Swedish text with the same region and country."""
+    ok, why = region_judged(region, {"allowed_aws_regions": allowed, "allowed_countries": countries})
+    assert region_allowed(region, {"allowed_aws_regions": allowed, "allowed_countries": countries}) == (ok, why.en)
+    assert why.sv.startswith(region) and re.findall(r"\d+|[A-Z]{2}", why.sv) == re.findall(r"\d+|[A-Z]{2}", why.en)
+    assert not ENGLISH_WORDS.findall(_unquoted(why.sv)), why.sv
