@@ -83,11 +83,38 @@ def first_screen_seconds(path: str, tries: int = 3) -> float:
     return best
 
 
+def paint_timings(path: str, tries: int = 3) -> tuple[float, float, float]:
+    """Best of ``tries``, in seconds, as Chromium itself measures them (selenium driving Debian's
+    chromium and chromedriver, as tests/test_browser.py): first contentful paint (the first
+    screen), DOMContentLoaded and the load event of ``path``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    best = (float("inf"),) * 3
+    try:
+        for _ in range(tries):
+            driver.get("about:blank")
+            driver.get("file://" + path)
+            fcp = driver.execute_script("const e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : null")
+            dom, load = driver.execute_script("const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd]")
+            best = min(best, (float("inf") if fcp is None else fcp / 1000, dom / 1000, load / 1000))
+    finally:
+        driver.quit()
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[200, 1000])
     parser.add_argument("--from", dest="source", help="a fleet run.json to replicate (default: the newest 200-host fleet benchmark run, else the shipped example)")
     parser.add_argument("--chromium", action="store_true", help="also time headless Chromium's first screen")
+    parser.add_argument("--paint", action="store_true", help="also read Chromium's own first-contentful-paint, DOMContentLoaded and load times (selenium)")
     args = parser.parse_args()
     source = args.source or newest_fleet_run() or EXAMPLE
     base = json.load(open(source, encoding="utf-8"))
@@ -112,6 +139,9 @@ def main() -> None:
                     f"({len(data) / n / 1000:.1f} KB per server); render {rendered:.2f} s")
             if args.chromium:
                 line += f"; chromium first screen {first_screen_seconds(path):.2f} s"
+            if args.paint:
+                fcp, dom, load = paint_timings(path)
+                line += f"; first contentful paint {fcp:.2f} s, DOMContentLoaded {dom:.2f} s, load {load:.2f} s"
             print(line, flush=True)
     finally:
         shutil.rmtree(out)
