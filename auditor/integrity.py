@@ -450,6 +450,12 @@ def _check_run(raw: bytes, recorded: Mapping[str, Any], result: Verification) ->
         if fact.get("sha256") and fact_digest(fact) != fact["sha256"]:
             if not any(f"fact {fid} " in p for p in result.problems):
                 bad(f"run.json: fact {_describe_fact(fid, fact)} does not match its own digest")
+    # The facts and findings sections have a digest of their own too: checked as a whole when no item
+    # was named (an altered section digest in the manifest, or items moved between sections).
+    for key, kind in (("facts", "fact"), ("findings", "finding")):
+        if key in doc and key in sections and item_digest(doc[key]) != sections[key]:
+            if not any(p.startswith(f"run.json: {kind} ") for p in result.problems):
+                bad(f"run.json: section {key!r} does not match its digest in {MANIFEST}")
     result.checked["facts"] = len(facts)
     result.checked["findings"] = len(findings)
     return doc

@@ -398,6 +398,16 @@ def test_a_manifest_header_that_disagrees_with_run_json_is_named(tmp_path, inven
     assert f"ALTERED  manifest.json: {key} is {json.dumps(value)}, but run.json says " in out
 
 
+@pytest.mark.parametrize("section", ["facts", "findings"])
+def test_a_facts_or_findings_section_digest_in_the_manifest_that_is_wrong_is_named(tmp_path, inventory, capsys, section):
+    """Found by the fuzz test: the item digests matched, so a replaced section digest went unnoticed."""
+    folder = _run(inventory, tmp_path / "r")
+    _rewrite_manifest(folder, lambda m: m["run"]["sections"].__setitem__(section, ""))
+    code, out = _verify(capsys, folder)
+    assert code == 1, out
+    assert f"ALTERED  run.json: section '{section}' does not match its digest in manifest.json" in out
+
+
 def test_a_file_size_in_the_manifest_that_is_wrong_is_named(signed, capsys):
     _rewrite_manifest(signed, lambda m: m["files"]["summary.md"].__setitem__("bytes", 1))
     code, out = _verify(capsys, signed)
