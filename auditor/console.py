@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
+from .model import severity_rank
 from .redact import mask_credentials
 
 # C0 controls (tab, newline and carriage return too), DEL, C1 controls, line/paragraph
@@ -39,7 +40,6 @@ def terminal(text: Any) -> str:
 
 MAX_LINES = 30  # finding lines printed after a run; the rest are counted per status
 MAX_FAIL_MESSAGE = 200  # a failure's message is cut (at a word) past this; an error's reason is printed whole
-_SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
 _STATUS_ORDER = ("fail", "error")
 
 
@@ -69,7 +69,7 @@ _Entry = tuple[str, str, str, str, str, int]
 
 
 def _order(severity: str, control: str, target: str) -> tuple[int, str, str]:
-    return (-_SEVERITY_RANK.get(severity, 0), control, target)
+    return (-severity_rank(severity), control, target)
 
 
 def _failures(findings: Sequence[Mapping[str, Any]]) -> list[_Entry]:

@@ -50,6 +50,18 @@ class Severity(str, enum.Enum):
 _SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
 
 
+def severity_rank(value: Any) -> int:
+    """The rank of a severity given as a Severity or its text (``"high"``: 3); 0 for anything else.
+
+    >>> severity_rank("critical"), severity_rank(Severity.LOW), severity_rank(None)
+    (4, 1, 0)
+    """
+    try:
+        return _SEVERITY_RANK.get(value, 0)
+    except TypeError:  # unhashable: not a severity
+        return 0
+
+
 class Reason(str, enum.Enum):
     """Why a fact could not be gathered (after sslyze's error_reason)."""
 

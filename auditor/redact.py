@@ -48,21 +48,10 @@ def mask_credentials(text: str, known: Iterable[str] = ()) -> str:
     return _KEYWORD.sub(lambda m: m.group(1) + m.group(2) + MASK, _mask_urls(text))
 
 
-def mask_tree(value: Any) -> Any:
-    """A JSON-like value (dicts, lists, strings) with :func:`mask_credentials` applied to every string in it."""
-    if isinstance(value, str):
-        return mask_credentials(value)
-    if isinstance(value, dict):
-        return {mask_tree(k) if isinstance(k, str) else k: mask_tree(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(mask_tree(v) for v in value)
-    return value
-
-
 def mask_in_place(value: Any) -> Any:
-    """:func:`mask_tree` for a JSON document the caller owns (a fresh run document):
-    strings are replaced where they stand, so a fleet-sized document is not copied
-    a second time. Returns ``value``."""
+    """A JSON document (dicts, lists, strings) the caller owns, with :func:`mask_credentials`
+    applied to every string in it, keys included: strings are replaced where they stand,
+    so a fleet-sized run document is not copied a second time. Returns ``value``."""
     stack = [value]
     while stack:
         node = stack.pop()

@@ -25,8 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from .model import severity_rank
+
 STATUSES = ("pass", "fail", "error", "skipped", "waived")
-_SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
 MAX_REASONS = 3
 
 # How the reasons name a kind of target: (English singular, Swedish plural).
@@ -124,7 +125,7 @@ def failing(controls: Sequence[str], results: Sequence[Result], scope: Scope) ->
             targets = list(dict.fromkeys(r.target for r in results if r.control == cid and r.status == status))
             if targets:
                 out.append({"control": cid, "status": status, "targets": targets, "n": len(targets)})
-    rank = {cid: _SEVERITY_RANK.get(str((scope.controls.get(cid) or {}).get("severity")), 0) for cid in controls}
+    rank = {cid: severity_rank((scope.controls.get(cid) or {}).get("severity")) for cid in controls}
     out.sort(key=lambda e: (e["status"] != "fail", -rank.get(e["control"], 0)))
     return out
 

@@ -20,7 +20,7 @@ import pytest
 
 from auditor.console import terminal
 from auditor.evidence import observation
-from auditor.redact import mask_credentials, mask_tree
+from auditor.redact import mask_credentials, mask_in_place
 
 from db_rig import ENV as DB_ENV, pg_entry, pg_rig, refused_port  # noqa: F401 - fixture
 
@@ -63,7 +63,7 @@ def test_evidence_and_report_documents_are_masked() -> None:
     assert ev.redacted  # the digest is of the masked text, never of the secret
     plain = observation("file", "/etc/hostname", "web1\n")
     assert not plain.redacted and plain.excerpt == "web1\n"
-    doc = mask_tree({"findings": [{"message": "repo sftp://u:Secret4@h/r unreachable", "details": {"urls": ["https://k:Secret5@x/"]}}]})
+    doc = mask_in_place({"findings": [{"message": "repo sftp://u:Secret4@h/r unreachable", "details": {"urls": ["https://k:Secret5@x/"]}}]})
     assert "Secret" not in json.dumps(doc)
     assert "\x1b" not in terminal("x\x1b[2J postgresql://u:Secret6@h") and "Secret6" not in terminal("postgresql://u:Secret6@h")
 

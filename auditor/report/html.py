@@ -186,7 +186,6 @@ def _waivers(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"file": section.get("file"), "sha256": section.get("sha256"), "groups": groups, "empty": not any(groups.values())}
 
 
-_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 _NAMES_SHOWN = 5  # target names listed on a card; the rest are counted
 
 
